@@ -1,0 +1,30 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+import pandas as pd
+
+from hapexpr import setup_logging
+from hapexpr.genes import make_genes
+from hapexpr.io import write_parquet, write_tsv
+
+setup_logging()
+p = snakemake.params
+genes, expression = make_genes(
+    snakemake.input.annotation,
+    snakemake.input.fai,
+    snakemake.input.expression,
+    p.expression_format,
+    pd.read_csv(snakemake.input.individuals, sep="\t"),
+    p.chromosomes,
+    p.biotypes,
+    p.transform,
+    p.min_mean,
+    p.target,
+    p.splits,
+    p.seed,
+    snakemake.input.gtex or None,
+    p.gtex_tissue,
+)
+write_parquet(expression.reset_index(), snakemake.output.expression)
+write_tsv(genes, snakemake.output.genes)
