@@ -18,12 +18,12 @@ from hapexpr.download import (
     PrepareError,
     compression,
     download_and_prepare,
-    expected_vcf_md5,
     fetch,
     manifest_md5,
     prepare_reference,
     prepare_vcf,
     read_manifest,
+    resolve_md5,
 )
 
 PAYLOAD = bytes(range(256)) * 4000  # 1 MB, every byte value
@@ -287,15 +287,27 @@ def test_malformed_manifest_line_is_an_error_with_its_line(tmp_path):
         read_manifest(path)
 
 
-def test_vcf_md5_from_config_map_or_manifest_and_conflict(tmp_path):
+def test_md5_from_config_or_manifest_and_their_conflict(tmp_path):
     path = tmp_path / "manifest.txt"
     path.write_text(MANIFEST)
     url = f"https://host/{VCF22}"
-    assert expected_vcf_md5("chr22", url, None, str(path)) == "a2653cc7a1c8d03a96ca4f14d0fabdd2"
-    assert expected_vcf_md5("chr22", url, {"chr22": "a2653cc7a1c8d03a96ca4f14d0fabdd2"}, None) is not None
-    assert expected_vcf_md5("chr22", url, None, None) is None
-    with pytest.raises(ChecksumError, match="sources.vcf.md5"):
-        expected_vcf_md5("chr22", url, {"chr22": "f" * 32}, str(path))
+    assert resolve_md5(url, None, path) == "a2653cc7a1c8d03a96ca4f14d0fabdd2"
+    assert resolve_md5(url, "A2653CC7A1C8D03A96CA4F14D0FABDD2", path) == "a2653cc7a1c8d03a96ca4f14d0fabdd2"
+    assert resolve_md5(url, "b" * 32, None) == "b" * 32
+    assert resolve_md5(url, None, None) is None
+    with pytest.raises(ChecksumError, match="stale"):
+        resolve_md5(url, "f" * 32, path)
+
+
+def test_vcf_checked_against_the_manifest(server, tmp_path):
+    src = bgzip_text(tmp_path, "in.vcf.gz", vcf_lines([("22", 100)]))
+    manifest = tmp_path / "manifest.txt"
+    manifest.write_text(f"./{VCF22}\t{'0' * 32}\n")
+    url = serve(server, f"/{VCF22}", body=src.read_bytes())
+    dest = tmp_path / "res" / "chr22.vcf.gz"
+    with pytest.raises(ChecksumError, match="0" * 32):
+        download_and_prepare(url, dest, "vcf", manifest=manifest, **FAST)
+    assert list(dest.parent.iterdir()) == []
 
 
 # -------------------------------------------------------------------------------- post-processing
@@ -405,7 +417,7 @@ def test_download_and_prepare_a_vcf_over_http(server, tmp_path):
     body = src.read_bytes()
     url = serve(server, "/panel.vcf.gz", body=body, faults=("short", "500"))
     dest = tmp_path / "res" / "chr22.vcf.gz"
-    download_and_prepare(url, dest, "vcf", md5=hashlib.md5(body).hexdigest(), retries=3, timeout=0.5)
+    download_and_prepare(url, dest, "vcf", md5=hashlib.md5(body).hexdigest(), **FAST)
     assert dest.read_bytes() == body
     assert sorted(p.name for p in dest.parent.iterdir()) == ["chr22.vcf.gz", "chr22.vcf.gz.tbi"]
 
@@ -413,7 +425,7 @@ def test_download_and_prepare_a_vcf_over_http(server, tmp_path):
 def test_download_and_prepare_reference_records_source_sha256(server, tmp_path):
     url = serve(server, "/GRCh38.fa", body=FASTA.encode())
     dest = tmp_path / "res" / "genome.fa.gz"
-    download_and_prepare(url, dest, "reference", timeout=0.5)
+    download_and_prepare(url, dest, "reference", **FAST)
     check_reference(dest)
     assert Path(f"{dest}.sha256").read_text() == f"{hashlib.sha256(FASTA.encode()).hexdigest()}  GRCh38.fa\n"
 

@@ -241,16 +241,15 @@ def manifest_md5(path: str | os.PathLike, name: str) -> str:
     return entries[base]
 
 
-def expected_vcf_md5(chrom: str, url: str, md5_map: dict[str, str] | None, manifest: str | None) -> str | None:
-    """The MD5 of a chromosome's VCF: from config's map, else from the manifest; both known and different is an error."""
-    from_config = (md5_map or {}).get(chrom)
+def resolve_md5(url: str, md5: str | None, manifest: str | os.PathLike | None) -> str | None:
+    """The MD5 to check `url` against: the configured one, else the manifest's; both known and different is an error."""
     from_manifest = manifest_md5(manifest, url) if manifest else None
-    if from_config and from_manifest and from_config.lower() != from_manifest:
+    if md5 and from_manifest and md5.lower() != from_manifest:
         raise ChecksumError(
-            f"{chrom}: sources.vcf.md5 gives {from_config} but {manifest} gives {from_manifest} for {url}; "
-            f"remove the stale value from the config."
+            f"{url}: the config gives md5 {md5.lower()} but {manifest} gives {from_manifest}; "
+            f"remove the stale value from the config (sources.*.md5)."
         )
-    chosen = from_config or from_manifest
+    chosen = md5 or from_manifest
     return chosen.lower() if chosen else None
 
 
@@ -372,18 +371,21 @@ def download_and_prepare(
     kind: str,
     md5: str | None = None,
     sha256: str | None = None,
+    manifest: str | os.PathLike | None = None,
     retries: int = 5,
     timeout: float = 60.0,
+    backoff: float = 2.0,
 ) -> Digests:
     """Fetch `url`, verify it, and write the contract file `dest`.
 
     `kind`: `reference` (bgzip + .fai + .gzi), `vcf` (bgzip checked + .tbi), `gzip` (gzip-compressed as is or
-    compressed), `plain` (decompressed if needed). The source's SHA-256 goes to `<dest>.sha256` when no
-    checksum was known.
+    compressed), `plain` (decompressed if needed). The MD5 comes from `md5` or from the checksum `manifest`
+    (1000 Genomes style). The source's SHA-256 goes to `<dest>.sha256` when no checksum was known.
     """
     dest = Path(dest)
+    md5 = resolve_md5(url, md5, manifest)
     raw = _download_name(dest)
-    digests = fetch(url, raw, md5=md5, sha256=sha256, retries=retries, timeout=timeout, record_sha256=False)
+    digests = fetch(url, raw, md5, sha256, retries, timeout, backoff, record_sha256=False)
     try:
         if kind == "reference":
             prepare_reference(raw, dest)
