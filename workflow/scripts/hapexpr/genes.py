@@ -158,6 +158,10 @@ def build_individuals(
     everyone = sorted(vcf | expr)
     table = pd.DataFrame({"individual": everyone})
     table["population"] = table["individual"].map(populations).fillna("unknown") if populations is not None else "unknown"
+    if populations is not None:
+        unlabelled = table.loc[table["population"] == "unknown", "individual"]
+        if len(unlabelled):
+            log.warning("%d individuals have no population label: %s", len(unlabelled), " ".join(unlabelled))
     table["in_vcf"] = table["individual"].isin(vcf)
     table["in_expression"] = table["individual"].isin(expr)
     both = sorted(vcf & expr)
