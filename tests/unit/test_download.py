@@ -239,6 +239,11 @@ def test_connection_refused_is_retried_then_fails(tmp_path):
         fetch(f"http://127.0.0.1:{port}/f", tmp_path / "f.bin", retries=1, timeout=0.5, backoff=0.01)
 
 
+def test_unsupported_scheme_fails_at_once(tmp_path):
+    with pytest.raises(DownloadError, match="unsupported scheme 's3'"):
+        fetch("s3://bucket/key", tmp_path / "f.bin", **FAST)
+
+
 def test_file_url_and_plain_path_are_copied(tmp_path):
     src = tmp_path / "src.bin"
     src.write_bytes(PAYLOAD)
@@ -254,7 +259,8 @@ def test_file_url_and_plain_path_are_copied(tmp_path):
 MANIFEST = (
     "./1kGP_high_coverage_Illumina.chr21.filtered.SNV_INDEL_SV_phased_panel.vcf.gz\t1eb1f48bf5608d3abacf5047c8889456\n"
     "./1kGP_high_coverage_Illumina.chr22.filtered.SNV_INDEL_SV_phased_panel.vcf.gz\ta2653cc7a1c8d03a96ca4f14d0fabdd2\n"
-    "./1kGP_high_coverage_Illumina.chr22.filtered.SNV_INDEL_SV_phased_panel.vcf.gz.tbi\t0123456789abcdef0123456789abcdef\n"
+    "./1kGP_high_coverage_Illumina.chr22.filtered.SNV_INDEL_SV_phased_panel.vcf.gz.tbi\t"
+    "0123456789abcdef0123456789abcdef\n"
 )
 VCF22 = "1kGP_high_coverage_Illumina.chr22.filtered.SNV_INDEL_SV_phased_panel.vcf.gz"
 

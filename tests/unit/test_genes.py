@@ -26,7 +26,6 @@ from hapexpr.genes import (
     transform_expression,
 )
 from hapexpr.ids import UnsafeIdError
-from hapexpr.reference import ChromosomeNameError
 
 
 def gtf_line(chrom, start, end, strand, gene_id, name, biotype="protein_coding", feature="gene"):

@@ -105,7 +105,10 @@ def _open(url: str, offset: int, timeout: float):
 
 
 def _attempt(url: str, part: Path, timeout: float) -> None:
-    """One try: append to `part` from where it stops (HTTP Range) or restart it; raise _Retryable on transient faults."""
+    """One try: append to `part` from where it stops (HTTP Range) or restart it.
+
+    Raises _Retryable on transient faults (5xx, connection lost, stall, short body), DownloadError on others.
+    """
     offset = part.stat().st_size if part.exists() else 0
     try:
         resp = _open(url, offset, timeout)
@@ -174,6 +177,11 @@ def fetch(
             raise DownloadError(f"{url}: no such local file ({src}); check the path in the config")
         shutil.copyfile(src, part)
     else:
+        scheme = urllib.parse.urlparse(url).scheme.lower()
+        if scheme not in ("http", "https", "ftp"):
+            raise DownloadError(
+                f"{url}: unsupported scheme {scheme!r}; use http(s)://, ftp://, file:// or a local path"
+            )
         last = ""
         for attempt in range(retries + 1):
             if attempt:
