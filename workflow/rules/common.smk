@@ -72,3 +72,29 @@ def final_outputs():
         "results/genes/genes.tsv",
         "results/individuals.tsv",
     ]
+
+
+# Download stage (real runs): fetch settings and the URL/checksum of each VCF.
+DOWNLOAD_SETTINGS = {"retries": 5, "timeout": 120}
+
+
+def download_source(name, key, default=None):
+    """sources.<name>.<key> of the config."""
+    return cfg("sources", name, key, default=default)
+
+
+def vcf_url(wildcards):
+    """The chromosome's entry in sources.vcf.chrom_urls, else the sources.vcf.url template."""
+    template = download_source("vcf", "url")
+    override = download_source("vcf", "chrom_urls", default={}).get(wildcards.chrom)
+    return override or template.format(chrom=wildcards.chrom)
+
+
+def vcf_md5(wildcards):
+    """The chromosome's MD5 from sources.vcf.md5, if the config gives one."""
+    return download_source("vcf", "md5", default={}).get(wildcards.chrom)
+
+
+def vcf_manifest_input():
+    """The fetched checksum manifest, when sources.vcf.manifest names one."""
+    return "resources/vcf/manifest.txt" if download_source("vcf", "manifest") else []

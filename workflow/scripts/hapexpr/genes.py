@@ -55,7 +55,7 @@ def read_gtf_genes(path: str) -> pd.DataFrame:
             if "gene_id" not in attrs:
                 raise InputError(f"{path}, line {lineno}: gene record without gene_id")
             start, end, strand = int(fields[3]), int(fields[4]), fields[6]
-            if strand not in "+-" or start > end:
+            if strand not in ("+", "-") or start > end:
                 raise InputError(f"{path}, line {lineno}: bad strand {strand!r} or start {start} > end {end}")
             rows.append(
                 (
@@ -155,9 +155,15 @@ def build_individuals(
         log.warning("%d individuals in the VCF have no expression: %s", len(only_vcf), " ".join(only_vcf))
     if only_expr:
         log.warning("%d individuals with expression have no genotypes: %s", len(only_expr), " ".join(only_expr))
+    if populations is not None:
+        populations = populations[~populations.index.duplicated(keep="first")]
     everyone = sorted(vcf | expr)
     table = pd.DataFrame({"individual": everyone})
     table["population"] = table["individual"].map(populations).fillna("unknown") if populations is not None else "unknown"
+    if populations is not None:
+        unlabelled = table.loc[table["population"] == "unknown", "individual"]
+        if len(unlabelled):
+            log.warning("%d individuals have no population label: %s", len(unlabelled), " ".join(unlabelled))
     table["in_vcf"] = table["individual"].isin(vcf)
     table["in_expression"] = table["individual"].isin(expr)
     both = sorted(vcf & expr)
@@ -233,6 +239,12 @@ def build_genes(
     genes = annotation[annotation["chrom"].isin(chromosomes) & annotation["biotype"].isin(biotypes)]
     has_expr = genes["gene_id"].isin(expression.index)
     log.info("%d of %d annotated genes on the run's chromosomes have expression", has_expr.sum(), len(genes))
+    if not has_expr.any():
+        raise InputError(
+            f"{paths['expression']}: no gene with expression is in {paths['annotation']} on chromosomes "
+            f"{list(chromosomes)} with biotypes {list(biotypes)}. Check 'chromosomes' and 'genes.biotypes' "
+            f"(GENCODE before v26 spells lincRNA, later lncRNA)."
+        )
     genes = genes[has_expr].assign(y_cross_gene=lambda d: d["gene_id"].map(target))
     no_target = genes["y_cross_gene"].isna()
     if no_target.any():

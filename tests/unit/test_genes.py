@@ -1,0 +1,293 @@
+"""hapexpr.genes: TSS table, expression readers, seeded splits, individuals with their mismatches."""
+
+import gzip
+import logging
+
+import numpy as np
+import pandas as pd
+import pysam
+import pytest
+
+from hapexpr.genes import (
+    GENE_COLUMNS,
+    INDIVIDUAL_COLUMNS,
+    InputError,
+    build_genes,
+    build_individuals,
+    cross_gene_target,
+    make_genes,
+    make_individuals,
+    read_expression,
+    read_gtf_genes,
+    read_populations,
+    split_genes,
+    split_individuals,
+    strip_version,
+    transform_expression,
+)
+from hapexpr.ids import UnsafeIdError
+
+
+def gtf_line(chrom, start, end, strand, gene_id, name, biotype="protein_coding", feature="gene"):
+    attrs = f'gene_id "{gene_id}"; gene_type "{biotype}"; gene_name "{name}"; level 2;'
+    return f"{chrom}\tHAVANA\t{feature}\t{start}\t{end}\t.\t{strand}\t.\t{attrs}\n"
+
+
+GTF = (
+    "##description: test\n"
+    + gtf_line("chr1", 1001, 2000, "+", "ENSG01.3", "PLUS")
+    + gtf_line("chr1", 1001, 1500, "+", "ENSG01.3", "PLUS", feature="exon")
+    + gtf_line("chr1", 3001, 4000, "-", "ENSG02.1", "MINUS", biotype="lncRNA")
+    + gtf_line("chr1", 5001, 5001, "-", "ENSG03.7_PAR_Y", "ONEBASE")
+    + gtf_line("chr2", 101, 900, "+", "ENSG04.2", "OTHER")
+    + gtf_line("chr2", 201, 300, "+", "ENSG05.1", "PSEUDO", biotype="pseudogene")
+)
+
+
+@pytest.fixture
+def gtf(tmp_path):
+    path = tmp_path / "genes.gtf.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write(GTF)
+    return path
+
+
+def write_geuvadis(path, genes, samples, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = ["\t".join(["TargetID", "Gene_Symbol", "Chr", "Coord", *samples])]
+    for g in genes:
+        rows.append("\t".join([g, "SYM", "1", "100", *(f"{v:.3f}" for v in rng.uniform(0, 10, len(samples)))]))
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+# ------------------------------------------------------------------------------------------- ids
+
+
+@pytest.mark.parametrize(
+    ("raw", "bare"),
+    [("ENSG00000177663.8", "ENSG00000177663"), ("ENSG00000177663", "ENSG00000177663"),
+     ("ENSG00000182378.14_PAR_Y", "ENSG00000182378_PAR_Y")],
+)
+def test_strip_version(raw, bare):
+    assert strip_version(raw) == bare
+
+
+# ------------------------------------------------------------------------------------------- GTF
+
+
+def test_gtf_tss_is_zero_based_on_both_strands(gtf):
+    genes = read_gtf_genes(str(gtf)).set_index("gene_name")
+    assert genes.loc["PLUS", "tss"] == 1000  # 1-based start 1001
+    assert genes.loc["MINUS", "tss"] == 3999  # 1-based end 4000
+    assert genes.loc["ONEBASE", "tss"] == 5000
+    assert list(genes.loc[["PLUS", "MINUS"], "strand"]) == ["+", "-"]
+    assert genes.loc["MINUS", "biotype"] == "lncRNA"
+    assert list(genes["gene_id"]) == ["ENSG01", "ENSG02", "ENSG03_PAR_Y", "ENSG04", "ENSG05"]
+
+
+def test_gtf_bad_strand_names_the_line(tmp_path):
+    path = tmp_path / "bad.gtf"
+    path.write_text(GTF.splitlines(keepends=True)[1] + gtf_line("chr1", 10, 20, "", "ENSG09.1", "X"))
+    with pytest.raises(InputError, match=r"bad.gtf, line 2: bad strand"):
+        read_gtf_genes(str(path))
+
+
+def test_gtf_without_gene_records_is_an_error(tmp_path):
+    path = tmp_path / "exons.gtf"
+    path.write_text(gtf_line("chr1", 10, 20, "+", "ENSG09.1", "X", feature="exon"))
+    with pytest.raises(InputError, match="no 'gene' records"):
+        read_gtf_genes(str(path))
+
+
+# ------------------------------------------------------------------------------------- expression
+
+
+def test_read_expression_geuvadis(tmp_path):
+    path = write_geuvadis(tmp_path / "e.txt", ["ENSG01.3", "ENSG02.1"], ["S1", "S2", "S3"])
+    expr = read_expression(str(path), "geuvadis")
+    assert list(expr.index) == ["ENSG01", "ENSG02"] and list(expr.columns) == ["S1", "S2", "S3"]
+    assert expr.dtypes.eq(float).all()
+
+
+def test_read_expression_bed_with_and_without_gid_strand(tmp_path):
+    plain = tmp_path / "a.bed"
+    plain.write_text("#Chr\tstart\tend\tTargetID\tS1\tS2\n22\t99\t100\tENSG01.3\t0.5\t-1.5\n")
+    qtltools = tmp_path / "b.bed"
+    qtltools.write_text("#chr\tstart\tend\tid\tgid\tstrand\tS1\n22\t99\t100\tENSG01.3\tENSG01.3\t+\t2\n")
+    a = read_expression(str(plain), "bed")
+    b = read_expression(str(qtltools), "bed")
+    assert a.loc["ENSG01"].tolist() == [0.5, -1.5]
+    assert list(b.columns) == ["S1"] and b.loc["ENSG01", "S1"] == 2.0
+
+
+def test_read_expression_wrong_format_names_the_missing_columns(tmp_path):
+    path = tmp_path / "a.bed"
+    path.write_text("#Chr\tstart\tend\tTargetID\tS1\n22\t99\t100\tENSG01\t1\n")
+    with pytest.raises(InputError, match="TargetID|Gene_Symbol"):
+        read_expression(str(path), "geuvadis")
+
+
+def test_non_numeric_expression_is_an_error(tmp_path):
+    path = tmp_path / "e.txt"
+    path.write_text("TargetID\tGene_Symbol\tChr\tCoord\tS1\nENSG01\tX\t1\t1\thigh\n")
+    with pytest.raises(InputError, match="non-numeric"):
+        read_expression(str(path), "geuvadis")
+
+
+@pytest.mark.parametrize("bad", ["NA/12", "NA 12", "NA;12", "NA$12", "NA`12"])
+def test_unsafe_individual_id_names_file_and_id(tmp_path, bad):
+    path = write_geuvadis(tmp_path / "e.txt", ["ENSG01"], ["S1", bad])
+    with pytest.raises(UnsafeIdError) as err:
+        read_expression(str(path), "geuvadis")
+    assert "e.txt" in str(err.value) and repr(bad) in str(err.value)
+
+
+def test_unsafe_gene_id_is_an_error(tmp_path):
+    path = write_geuvadis(tmp_path / "e.txt", ["ENSG01", "bad/gene"], ["S1"])
+    with pytest.raises(UnsafeIdError, match="bad/gene"):
+        read_expression(str(path), "geuvadis")
+
+
+def test_transform_and_cross_gene_target():
+    expr = pd.DataFrame({"A": [0.0, 3.0], "B": [np.e - 1, 5.0]}, index=["g1", "g2"])
+    logged = transform_expression(expr, "log1p")
+    assert logged.loc["g1", "B"] == pytest.approx(1.0)
+    assert transform_expression(expr, "none") is expr
+    assert cross_gene_target(expr, "mean")["g2"] == 4.0
+    assert cross_gene_target(expr, "median")["g2"] == 4.0
+    with pytest.raises(InputError, match="sources.gtex"):
+        cross_gene_target(expr, "gtex")
+
+
+def test_read_populations_ped_and_two_column(tmp_path):
+    ped = tmp_path / "ped.txt"
+    ped.write_text("FamilyID SampleID FatherID MotherID Sex Population Superpopulation\nF1 HG1 0 0 1 GBR EUR\n")
+    two = tmp_path / "two.tsv"
+    two.write_text("HG1\tFIN\nHG2\tGBR\n")
+    assert read_populations(str(ped), "ped").to_dict() == {"HG1": "GBR"}
+    assert read_populations(str(two), "two_column").to_dict() == {"HG1": "FIN", "HG2": "GBR"}
+
+
+# ----------------------------------------------------------------------------------------- splits
+
+
+def test_individual_split_is_seeded_stable_and_order_free():
+    ids = [f"S{i:03d}" for i in range(100)]
+    a = split_individuals(ids, 0.2, 0.1, seed=3)
+    b = split_individuals(list(reversed(ids)), 0.2, 0.1, seed=3)
+    assert a.equals(b)
+    assert a.value_counts().to_dict() == {"train": 70, "test": 20, "valid": 10}
+    assert not a.equals(split_individuals(ids, 0.2, 0.1, seed=4))
+
+
+def test_gene_split_by_held_out_chromosomes():
+    genes = pd.DataFrame({"chrom": ["chr1", "chr2", "chr3", "chr1"], "tss": [1, 2, 3, 4]})
+    assert split_genes(genes, ["chr2"], ["chr3"]).tolist() == ["train", "test", "valid", "train"]
+
+
+def test_gene_split_by_blocks_keeps_blocks_together_and_is_seeded():
+    genes = pd.DataFrame({"chrom": ["chr1"] * 200, "tss": np.arange(200) * 10_000})
+    a = split_genes(genes, [], [], block_bp=100_000, seed=5)
+    b = split_genes(genes, [], [], block_bp=100_000, seed=5)
+    assert a.equals(b)
+    blocks = genes["tss"] // 100_000
+    assert (a.groupby(blocks).nunique() == 1).all()  # one split per block
+    assert set(a) == {"train", "valid", "test"}
+
+
+# ------------------------------------------------------------------------------------ individuals
+
+
+def test_build_individuals_lists_mismatches_and_splits_only_matched(caplog):
+    pops = pd.Series({"A": "GBR", "B": "FIN", "C": "GBR"})
+    with caplog.at_level(logging.WARNING):
+        table = build_individuals(["A", "B", "V"], ["A", "B", "E1", "E2"], pops, 0.5, 0.0, seed=1)
+    assert list(table.columns) == INDIVIDUAL_COLUMNS
+    t = table.set_index("individual")
+    assert t.loc["V", "split"] == "none" and t.loc["E1", "split"] == "none"
+    assert set(t.loc[["A", "B"], "split"]) == {"train", "test"}
+    assert t.loc["A", "population"] == "GBR" and t.loc["E2", "population"] == "unknown"
+    assert "1 individuals in the VCF have no expression: V" in caplog.text
+    assert "2 individuals with expression have no genotypes: E1 E2" in caplog.text
+    assert "no population label" in caplog.text and "E1 E2 V" in caplog.text
+
+
+def test_build_individuals_without_overlap_is_an_error():
+    with pytest.raises(InputError, match="no individual has both"):
+        build_individuals(["A"], ["B"], None, 0.2, 0.1, seed=1)
+
+
+def test_duplicated_population_labels_keep_the_first():
+    pops = pd.Series(["GBR", "FIN"], index=["A", "A"])
+    table = build_individuals(["A"], ["A"], pops, 0.0, 0.0, seed=1)
+    assert table["population"].tolist() == ["GBR"]
+
+
+# ------------------------------------------------------------------------------------------ genes
+
+
+def annotation_df(gtf):
+    return read_gtf_genes(str(gtf))
+
+
+PATHS = {"annotation": "genes.gtf.gz", "expression": "expr.txt", "reference": "genome.fa.gz.fai"}
+
+
+def test_build_genes_keeps_annotated_expressed_genes_of_chosen_biotypes(gtf):
+    expr = pd.DataFrame(1.0, index=["ENSG01", "ENSG02", "ENSG04", "ENSG05", "ENSG99"], columns=["S1"])
+    genes = build_genes(annotation_df(gtf), expr, ["1", "2"], ["1", "2"], ["protein_coding", "lncRNA"],
+                        expr.mean(axis=1), PATHS)
+    assert genes["gene_id"].tolist() == ["ENSG01", "ENSG02", "ENSG04"]  # pseudogene and unannotated dropped
+    assert set(genes["chrom"]) == {"1", "2"}  # the reference's spelling
+
+
+def test_expression_matching_no_gene_names_both_files(gtf):
+    expr = pd.DataFrame(1.0, index=["ENSG77", "ENSG88"], columns=["S1"])
+    with pytest.raises(InputError, match=r"expr.txt: none of its 2 gene ids .* is in genes.gtf.gz"):
+        build_genes(annotation_df(gtf), expr, ["chr1"], ["chr1"], ["protein_coding"], expr.mean(axis=1), PATHS)
+
+
+def test_no_gene_left_after_biotype_filter_is_an_error(gtf):
+    expr = pd.DataFrame(1.0, index=["ENSG01"], columns=["S1"])
+    with pytest.raises(InputError, match="lincRNA"):
+        build_genes(annotation_df(gtf), expr, ["chr1"], ["chr1"], ["lincRNA"], expr.mean(axis=1), PATHS)
+
+
+def test_reference_lacking_a_run_chromosome_is_an_error(gtf):
+    expr = pd.DataFrame(1.0, index=["ENSG01"], columns=["S1"])
+    with pytest.raises(InputError, match=r"genome.fa.gz.fai: the reference has no chromosome 'chr2'"):
+        build_genes(annotation_df(gtf), expr, ["chr1"], ["chr1", "chr2"], ["protein_coding"], expr.mean(axis=1),
+                    PATHS)
+
+
+def test_annotation_without_genes_on_a_run_chromosome_is_an_error(gtf):
+    expr = pd.DataFrame(1.0, index=["ENSG01"], columns=["S1"])
+    with pytest.raises(InputError, match="no gene on chromosome 'chr3'"):
+        build_genes(annotation_df(gtf), expr, ["chr1", "chr3"], ["chr3"], ["protein_coding"], expr.mean(axis=1),
+                    PATHS)
+
+
+def test_make_individuals_and_genes_from_files(tmp_path, gtf):
+    vcf_text = (
+        "##fileformat=VCFv4.2\n##contig=<ID=1,length=10000>\n"
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\tS3\tS4\n"
+        "1\t1500\t.\tA\tG\t.\tPASS\t.\tGT\t0|1\t1|1\t0|0\t0|1\n"
+    )
+    plain = tmp_path / "v.vcf"
+    plain.write_text(vcf_text)
+    vcf = tmp_path / "v.vcf.gz"
+    pysam.tabix_compress(str(plain), str(vcf))
+    expr = write_geuvadis(tmp_path / "e.txt", ["ENSG01.3", "ENSG02.1", "ENSG04.2"], ["S1", "S2", "S3", "S9"])
+    individuals = make_individuals([str(vcf)], str(expr), "geuvadis", None, "two_column", 0.34, 0.0, seed=2)
+    assert individuals["in_vcf"].sum() == 4 and individuals["in_expression"].sum() == 4
+    assert (individuals["split"] != "none").sum() == 3
+    fai = tmp_path / "genome.fa.gz.fai"
+    fai.write_text("chr1\t10000\t6\t60\t61\n")
+    genes, matrix = make_genes(str(gtf), str(fai), str(expr), "geuvadis", individuals, ["chr1"],
+                               ["protein_coding", "lncRNA"], "log1p", None, "mean", {"block_bp": 2000}, seed=2)
+    assert list(genes.columns) == GENE_COLUMNS
+    assert genes["gene_id"].tolist() == ["ENSG01", "ENSG02"]
+    assert list(matrix.columns) == ["S1", "S2", "S3"]  # S4 lacks expression, S9 genotypes
+    assert genes["y_cross_gene"].tolist() == pytest.approx(matrix.mean(axis=1).tolist())
