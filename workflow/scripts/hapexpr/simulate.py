@@ -211,19 +211,23 @@ def motif_bins(window: int, motif_length: int) -> list[tuple[int, int]]:
 
 
 def _background(length: int, rng: np.random.Generator) -> np.ndarray:
-    """Isochores (5-60 kb blocks of GC 0.30-0.62), then CpG depletion as in vertebrate genomes."""
+    """Isochores: 5-60 kb blocks of GC 0.30-0.62."""
     sizes = []
     while sum(sizes) < length:
         sizes.append(int(rng.integers(5000, 60000)))
     gc = np.repeat(np.clip(rng.normal(0.41, 0.06, len(sizes)), 0.30, 0.62), sizes)[:length]
     u = rng.random(length)
-    seq = np.where(u < gc / 2, _C, np.where(u < gc, _G, np.where(u < gc + (1 - gc) / 2, _A, _T))).astype(np.uint8)
-    cpg = np.flatnonzero((seq[:-1] == _C) & (seq[1:] == _G))
-    lost = cpg[rng.random(len(cpg)) < 0.75]  # methylated CpGs deaminate: CG -> TG or CA
+    return np.where(u < gc / 2, _C, np.where(u < gc, _G, np.where(u < gc + (1 - gc) / 2, _A, _T))).astype(np.uint8)
+
+
+def _deplete_cpg(seq: np.ndarray, rng: np.random.Generator, loss: float = 0.8) -> None:
+    """Methylated CpGs deaminate (CG -> TG or CA) outside islands, as in vertebrate genomes; case is kept."""
+    upper = seq & 0xDF
+    cpg = np.flatnonzero((upper[:-1] == _C) & (upper[1:] == _G))
+    lost = cpg[rng.random(len(cpg)) < loss]
     to_t = rng.random(len(lost)) < 0.5
-    seq[lost[to_t]] = _T
-    seq[lost[~to_t] + 1] = _A
-    return seq
+    seq[lost[to_t]] = _T | (seq[lost[to_t]] & 0x20)
+    seq[lost[~to_t] + 1] = _A | (seq[lost[~to_t] + 1] & 0x20)
 
 
 def _random_bases(n: int, gc: float, rng: np.random.Generator) -> np.ndarray:
@@ -603,6 +607,7 @@ def simulate(cfg: SimulationConfig) -> Simulation:
         seq = _background(cfg.chrom_length, rng_ref)
         if cfg.repeat_fraction > 0:
             _plant_repeats(seq, cfg.repeat_fraction, rng_ref)
+        _deplete_cpg(seq, rng_ref)
         seq[: cfg.gap] = _N
         chrom_genes = _place_genes(cfg, chrom, len(genes) + 1, rng_genes)
         for gene in chrom_genes:
