@@ -430,14 +430,18 @@ def _alt_freq(gt: np.ndarray, allele: int = 1) -> float:
 
 def _donor(records: dict[int, Record], low: float, high: float, rng: np.random.Generator) -> Record | None:
     """A random SNV whose allele frequency lies in [low, high]; it is removed from `records`."""
-    pool = [r for r in records.values() if r.kind == "snv" and low <= _alt_freq(r.gt) <= high]
-    if not pool:
-        pool = [r for r in records.values() if r.kind == "snv" and _alt_freq(r.gt) > 0]
-    if not pool:
-        return None
-    rec = pool[int(rng.integers(0, len(pool)))]
-    del records[rec.pos]
-    return rec
+    snvs = [r for r in records.values() if r.kind == "snv"]
+    fallback = None
+    for i in rng.permutation(len(snvs)):  # the first random SNV that fits; usually a few tries
+        freq = _alt_freq(snvs[i].gt)
+        if low <= freq <= high:
+            fallback = snvs[i]
+            break
+        if fallback is None and freq > 0:
+            fallback = snvs[i]
+    if fallback is not None:
+        del records[fallback.pos]
+    return fallback
 
 
 def _build_records(
@@ -648,7 +652,17 @@ def simulate(cfg: SimulationConfig) -> Simulation:
     return Simulation(cfg, sequences, genes, records, individuals, populations, expression, truth)
 
 
-def _expression(cfg, genes, sequences, records, motifs, motif_sites, individuals, rng):
+def _expression(
+    cfg: SimulationConfig,
+    genes: list[Gene],
+    sequences: dict[str, bytes],
+    records: dict[str, list[Record]],
+    motifs: pd.DataFrame,
+    motif_sites: pd.DataFrame,
+    individuals: list[str],
+    rng: np.random.Generator,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Baseline from the TSS sequence and biotype, plus centred genetic values, plus noise; and the truth."""
     uppers = {c: s.translate(_UPPER) for c, s in sequences.items()}
     feats = np.array([_features(g, uppers[g.chrom], cfg) for g in genes])
     gc, cpg = feats[:, 0], feats[:, 1]
