@@ -11,11 +11,12 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/download.smk"
+include: "workflow/rules/simulate.smk"
 include: "workflow/rules/genes.smk"
 
 
 rule all:
+    default_target: True
     input:
         final_outputs(),
     localrule: True
-    default_target: True

@@ -3,7 +3,6 @@ import re
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-
 if "simulate" in config and "sources" in config:
     raise WorkflowError(
         "the config has both 'simulate' (demo) and 'sources' (real run): a --configfile was merged into "
@@ -38,7 +37,8 @@ def cfg(*keys, default=None):
 
 
 def get_vcf(wildcards):
-    return {"vcf": VCF.format(chrom=wildcards.chrom), "tbi": VCF.format(chrom=wildcards.chrom) + ".tbi"}
+    vcf = VCF.format(chrom=wildcards.chrom)
+    return {"vcf": vcf, "tbi": f"{vcf}.tbi"}
 
 
 def all_vcfs():
@@ -46,7 +46,7 @@ def all_vcfs():
 
 
 def reference_files():
-    return {"fasta": REFERENCE, "fai": REFERENCE + ".fai", "gzi": REFERENCE + ".gzi"}
+    return {"fasta": REFERENCE, "fai": f"{REFERENCE}.fai", "gzi": f"{REFERENCE}.gzi"}
 
 
 def expression_format():
