@@ -285,8 +285,10 @@ def test_make_individuals_and_genes_from_files(tmp_path, gtf):
     assert (individuals["split"] != "none").sum() == 3
     fai = tmp_path / "genome.fa.gz.fai"
     fai.write_text("chr1\t10000\t6\t60\t61\n")
-    genes, matrix = make_genes(str(gtf), str(fai), str(expr), "geuvadis", individuals, ["chr1"],
-                               ["protein_coding", "lncRNA"], "log1p", None, "mean", {"block_bp": 2000}, seed=2)
+    genes, matrix, dropped = make_genes(str(gtf), str(fai), str(expr), "geuvadis", individuals, ["chr1"],
+                                        ["protein_coding", "lncRNA"], "log1p", None, "mean", {"block_bp": 2000},
+                                        seed=2)
+    assert dropped.to_dict("records") == [{"gene_id": "ENSG04", "reason": "chromosome not in the run"}]
     assert list(genes.columns) == GENE_COLUMNS
     assert genes["gene_id"].tolist() == ["ENSG01", "ENSG02"]
     assert list(matrix.columns) == ["S1", "S2", "S3"]  # S4 lacks expression, S9 genotypes

@@ -35,6 +35,7 @@ rule genes:
     output:
         genes="results/genes/genes.tsv",
         expression="results/expression/expression.parquet",
+        dropped="results/genes/dropped.tsv",
     log:
         "logs/genes.log",
     benchmark:

@@ -10,7 +10,7 @@ from hapexpr.io import write_parquet, write_tsv
 
 setup_logging()
 p = snakemake.params
-genes, expression = make_genes(
+genes, expression, dropped = make_genes(
     snakemake.input.annotation,
     snakemake.input.fai,
     snakemake.input.expression,
@@ -27,4 +27,5 @@ genes, expression = make_genes(
     p.gtex_tissue,
 )
 write_parquet(expression.reset_index(), snakemake.output.expression)
+write_tsv(dropped, snakemake.output.dropped)
 write_tsv(genes, snakemake.output.genes)

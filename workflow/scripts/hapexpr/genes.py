@@ -194,6 +194,43 @@ def split_genes(
     return pd.Series(split, index=genes.index, name="split")
 
 
+def harmonise_annotation(annotation: pd.DataFrame, reference_chroms: Sequence[str], path: str) -> pd.DataFrame:
+    """Chromosome names in the reference's spelling; contigs the reference lacks become None."""
+    rename = {}
+    for c in annotation["chrom"].unique():
+        try:
+            rename[c] = harmonise_chrom(c, reference_chroms, path)
+        except ValueError:
+            rename[c] = None  # contigs the reference lacks matter only if the run asks for them
+    return annotation.assign(chrom=annotation["chrom"].map(rename))
+
+
+def dropped_genes(
+    expression_ids: pd.Index,
+    low_ids: pd.Index,
+    annotation: pd.DataFrame,
+    kept_ids: pd.Index,
+    chromosomes: Sequence[str],
+    biotypes: Sequence[str],
+) -> pd.DataFrame:
+    """Why each expression gene is not in genes.tsv (one reason per gene, the first that applies)."""
+    annotated = annotation.drop_duplicates("gene_id").set_index("gene_id")
+    rows = []
+    for gene in expression_ids.difference(kept_ids):
+        if gene in low_ids:
+            reason = "mean expression below genes.min_mean_expression"
+        elif gene not in annotated.index:
+            reason = "not in the annotation"
+        elif annotated.at[gene, "chrom"] not in chromosomes:
+            reason = "chromosome not in the run"
+        elif annotated.at[gene, "biotype"] not in biotypes:
+            reason = f"biotype {annotated.at[gene, 'biotype']} not kept"
+        else:
+            reason = "no cross-gene target"
+        rows.append((gene, reason))
+    return pd.DataFrame(rows, columns=["gene_id", "reason"])
+
+
 def build_genes(
     annotation: pd.DataFrame,
     expression: pd.DataFrame,
@@ -215,13 +252,7 @@ def build_genes(
             )
     validate_ids(annotation["gene_id"], "gene", paths["annotation"])
     spelled = annotation["chrom"].unique()
-    rename = {}
-    for c in spelled:
-        try:
-            rename[c] = harmonise_chrom(c, reference_chroms, paths["annotation"])
-        except ValueError:
-            rename[c] = None  # contigs the reference lacks matter only if the run asks for them
-    annotation = annotation.assign(chrom=annotation["chrom"].map(rename))
+    annotation = harmonise_annotation(annotation, reference_chroms, paths["annotation"])
     for chrom in chromosomes:
         if not (annotation["chrom"] == chrom).any():
             raise InputError(
@@ -319,19 +350,23 @@ def make_genes(
     seed: int,
     gtex_path: str | None = None,
     gtex_tissue: str | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The genes stage: genes.tsv and the expression matrix (kept genes x individuals with genotypes)."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The genes stage: genes.tsv, the expression matrix (kept genes x individuals with genotypes), and the
+    expression genes left out with the reason."""
     reference_chroms = pd.read_csv(fai_path, sep="\t", header=None, usecols=[0], dtype=str)[0].tolist()
     expression = read_expression(expression_path, expression_format)
     used = individuals.loc[individuals["split"] != "none", "individual"]
     expression = transform_expression(expression[used], transform)
+    all_ids, low_ids = expression.index, pd.Index([])
     if min_mean is not None:
         low = expression.mean(axis=1) < min_mean
         log.info("%d genes below mean expression %s are dropped", low.sum(), min_mean)
+        low_ids = expression.index[low]
         expression = expression[~low]
     gtex = read_gtex_median(gtex_path, gtex_tissue) if gtex_path else None
+    annotation = read_gtf_genes(annotation_path)
     genes = build_genes(
-        read_gtf_genes(annotation_path),
+        annotation,
         expression,
         reference_chroms,
         chromosomes,
@@ -350,4 +385,14 @@ def make_genes(
     ).to_numpy()
     for split, n in genes["split"].value_counts().items():
         log.info("genes in %s: %d", split, n)
-    return genes[GENE_COLUMNS], expression.loc[genes["gene_id"]]
+    dropped = dropped_genes(
+        all_ids,
+        low_ids,
+        harmonise_annotation(annotation, reference_chroms, annotation_path),
+        pd.Index(genes["gene_id"]),
+        chromosomes,
+        biotypes,
+    )
+    for reason, n in dropped["reason"].value_counts().items():
+        log.info("expression genes dropped, %s: %d", reason, n)
+    return genes[GENE_COLUMNS], expression.loc[genes["gene_id"]], dropped
