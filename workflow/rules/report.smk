@@ -1,0 +1,159 @@
+# The report stage (hapexpr.report): figures and tables marked for `snakemake --report`.
+import json
+import os
+
+OVERVIEW = "results/report/overview.json"
+
+# The landing page (workflow.rst) is rendered with the config only: hand it the run's counts once they exist.
+if os.path.exists(OVERVIEW):
+    with open(OVERVIEW) as fh:
+        config["run_overview"] = json.load(fh)
+
+
+def report_predictions():
+    return expand("results/predictions/{name}.parquet", name=prediction_names())
+
+
+def report_per_gene():
+    return expand("results/metrics/{name}.per_gene.tsv", name=prediction_names())
+
+
+def haplotype_counts():
+    return expand("results/haplotypes/{chrom}.counts.tsv", chrom=CHROMOSOMES)
+
+
+def truth_genes():
+    return "resources/truth/genes.tsv" if DEMO else []
+
+
+rule report_overview:
+    input:
+        genes="results/genes/genes.tsv",
+        dropped="results/genes/dropped.tsv",
+        individuals="results/individuals.tsv",
+    output:
+        json=OVERVIEW,
+        html=report(
+            "results/report/overview.html",
+            caption="../report/overview.rst",
+            category="1. Summary",
+            labels={"table": "data used"},
+        ),
+    log:
+        "logs/report/overview.log",
+    benchmark:
+        "results/runtime/report/overview.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../scripts/report_overview.py"
+
+
+rule report_summary:
+    input:
+        "results/benchmark/summary.tsv",
+    output:
+        report(
+            "results/report/summary.html",
+            caption="../report/summary.rst",
+            category="1. Summary",
+            labels={"table": "benchmark summary"},
+        ),
+    log:
+        "logs/report/summary.log",
+    benchmark:
+        "results/runtime/report/summary.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../scripts/report_summary.py"
+
+
+rule report_figures:
+    input:
+        predictions=report_predictions(),
+        per_gene=report_per_gene(),
+        genes="results/genes/genes.tsv",
+        individuals="results/individuals.tsv",
+        counts=haplotype_counts(),
+        truth=truth_genes(),
+    output:
+        cross_gene=report(
+            "results/report/cross_gene.png",
+            caption="../report/cross_gene.rst",
+            category="2. Across genes",
+            labels={"figure": "predicted vs observed"},
+        ),
+        per_gene_r=report(
+            "results/report/per_gene_r.png",
+            caption="../report/per_gene_r.rst",
+            category="3. Across individuals",
+            labels={"figure": "per-gene r distribution"},
+        ),
+        versus=report(
+            "results/report/versus_elastic_net.png",
+            caption="../report/versus_elastic_net.rst",
+            category="3. Across individuals",
+            labels={"figure": "each model vs elastic net"},
+        ),
+        table=report(
+            "results/report/per_gene.html",
+            caption="../report/per_gene.rst",
+            category="3. Across individuals",
+            labels={"figure": "per-gene table"},
+        ),
+        haplotypes=report(
+            "results/report/haplotypes.png",
+            caption="../report/haplotypes.rst",
+            category="4. Data",
+            labels={"figure": "haplotype statistics"},
+        ),
+    log:
+        "logs/report/figures.log",
+    benchmark:
+        "results/runtime/report/figures.tsv"
+    params:
+        names=prediction_names(),
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=20,
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../scripts/report_figures.py"
+
+
+rule report_provenance:
+    input:
+        # Last in the DAG, so that every other job's runtime file exists when it reads them.
+        summary="results/report/summary.html",
+        figures="results/report/cross_gene.png",
+    output:
+        report(
+            "results/report/provenance.html",
+            caption="../report/provenance.rst",
+            category="5. Provenance",
+            labels={"table": "inputs, versions, runtimes"},
+        ),
+    log:
+        "logs/report/provenance.log",
+    params:
+        sources=cfg("sources", default={}),
+        simulate=cfg("simulate"),
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../scripts/report_provenance.py"

@@ -1,0 +1,21 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+import json
+
+import pandas as pd
+
+from hapexpr import setup_logging
+from hapexpr.io import atomic_path
+from hapexpr.report import overview, overview_page, write_html
+
+setup_logging()
+facts = overview(
+    pd.read_csv(snakemake.input.genes, sep="\t"),
+    pd.read_csv(snakemake.input.dropped, sep="\t"),
+    pd.read_csv(snakemake.input.individuals, sep="\t", keep_default_na=False),
+)
+write_html(overview_page(facts), snakemake.output.html)
+with atomic_path(snakemake.output.json) as tmp:
+    tmp.write_text(json.dumps(facts, indent=1))
