@@ -11,10 +11,14 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/genes.smk"
+include: "workflow/rules/models/gc_cpg.smk"
+include: "workflow/rules/models/kmer_ridge.smk"
+include: "workflow/rules/models/elastic_net.smk"
+include: "workflow/rules/evaluate.smk"
 
 
 rule all:
+    default_target: True
     input:
         final_outputs(),
     localrule: True
-    default_target: True

@@ -3,7 +3,6 @@ import re
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-
 if "simulate" in config and "sources" in config:
     raise WorkflowError(
         "the config has both 'simulate' (demo) and 'sources' (real run): a --configfile was merged into "
@@ -38,7 +37,10 @@ def cfg(*keys, default=None):
 
 
 def get_vcf(wildcards):
-    return {"vcf": VCF.format(chrom=wildcards.chrom), "tbi": VCF.format(chrom=wildcards.chrom) + ".tbi"}
+    return {
+        "vcf": VCF.format(chrom=wildcards.chrom),
+        "tbi": VCF.format(chrom=wildcards.chrom) + ".tbi",
+    }
 
 
 def all_vcfs():
@@ -50,7 +52,11 @@ def reference_files():
 
 
 def expression_format():
-    return "geuvadis" if DEMO else cfg("sources", "expression", "format", default="geuvadis")
+    return (
+        "geuvadis"
+        if DEMO
+        else cfg("sources", "expression", "format", default="geuvadis")
+    )
 
 
 def populations_input():
@@ -59,7 +65,11 @@ def populations_input():
 
 
 def populations_format():
-    return "two_column" if DEMO else cfg("sources", "populations", "format", default="two_column")
+    return (
+        "two_column"
+        if DEMO
+        else cfg("sources", "populations", "format", default="two_column")
+    )
 
 
 def gtex_input():
@@ -68,7 +78,57 @@ def gtex_input():
 
 def final_outputs():
     """Every target of the run, from config: turning a model off removes its jobs from the DAG."""
-    return [
+    targets = [
         "results/genes/genes.tsv",
         "results/individuals.tsv",
     ]
+    if prediction_names():
+        targets.append("results/benchmark/summary.tsv")
+    if "elastic_net" in prediction_names():
+        targets += [
+            "results/models/elastic_net/weights.tsv",
+            "results/models/elastic_net/genes.tsv",
+        ]
+    return targets
+
+
+# --- Models and evaluation (classical models, evaluate stage) ---
+
+# Models whose predictions are written per chromosome and gathered into results/predictions/{name}.parquet.
+PER_CHROMOSOME_MODELS = ["gc_cpg", "kmer_ridge", "elastic_net"]
+
+
+def prediction_names():
+    """Names of the prediction files: each enabled model, plus <model>_<variant> for its configured variants."""
+    names = []
+    for model, props in (cfg("models", default={}) or {}).items():
+        if not (props or {}).get("enabled", False):
+            continue
+        names.append(model)
+        for variant in props.get("variants", []) or []:
+            label = variant.get("name") if isinstance(variant, dict) else variant
+            names.append(f"{model}_{label}")
+    return names
+
+
+def model_properties(model):
+    """A model's config section without the `enabled` switch and `variants` list (what the library receives)."""
+    props = dict(cfg("models", model, default={}) or {})
+    props.pop("enabled", None)
+    props.pop("variants", None)
+    return props
+
+
+def all_haplotype_sequences():
+    return expand("results/haplotypes/{chrom}.sequences.parquet", chrom=CHROMOSOMES)
+
+
+def sequence_model_inputs(wildcards):
+    """What a sequence model needs to predict one chromosome: its haplotype store, genes, expression, individuals."""
+    return {
+        "sequences": f"results/haplotypes/{wildcards.chrom}.sequences.parquet",
+        "map": f"results/haplotypes/{wildcards.chrom}.map.parquet",
+        "genes": "results/genes/genes.tsv",
+        "expression": "results/expression/expression.parquet",
+        "individuals": "results/individuals.tsv",
+    }

@@ -331,3 +331,12 @@ def fit_chromosome(
     for reason, n in summary_df.loc[summary_df["status"] != "ok", "status"].value_counts().items():
         log.warning("%s: %d genes %s", dosages.chrom, n, reason)
     return predictions, weights_df[WEIGHT_COLUMNS], summary_df
+
+
+def run_chromosome(vcf_path: str, chrom: str, genes: pd.DataFrame, expression: pd.DataFrame,
+                   individuals: pd.DataFrame, config: ElasticNetConfig):
+    """The elastic_net rule of one chromosome: read the VCF once, fit every gene of `chrom`."""
+    genes = genes[genes["chrom"] == chrom]
+    people = individuals.loc[individuals["split"].isin(["train", "valid", "test"]), "individual"].tolist()
+    dosages = read_dosages(vcf_path, chrom, people, config.maf)
+    return fit_chromosome(dosages, genes, expression, individuals, config)

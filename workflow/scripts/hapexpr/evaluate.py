@@ -231,3 +231,12 @@ def summarise(metrics: Sequence[pd.DataFrame], split: str = "test") -> pd.DataFr
     published = PUBLISHED.assign(n=np.nan, ci_low=np.nan, ci_high=np.nan, source="published (other data)")
     return pd.concat([ours.sort_values(["protocol", "metric", "model"]), published[SUMMARY_COLUMNS]],
                      ignore_index=True)
+
+
+def concat_tables(paths: Sequence[str]) -> pd.DataFrame:
+    """Per-chromosome tables (parquet or TSV) into one, in the given order; empty parts keep the columns."""
+    parts = [pd.read_parquet(p) if str(p).endswith(".parquet") else pd.read_csv(p, sep="\t") for p in paths]
+    non_empty = [p for p in parts if not p.empty]
+    if not non_empty:
+        return parts[0] if parts else pd.DataFrame()
+    return pd.concat(non_empty, ignore_index=True)

@@ -239,3 +239,50 @@ def predict_cross_individual(
     out.loc[out["status"] != "ok", "y_pred"] = np.nan
     out["protocol"] = "cross_individual"
     return out[PREDICTION_COLUMNS].sort_values(["gene_id", "individual"]).reset_index(drop=True)
+
+
+def read_store_windows(sequence_paths: Sequence[str], genes: pd.DataFrame, window: int,
+                       reference_only: bool = False) -> pd.DataFrame:
+    """Fixed-length windows of the genes in `genes` from haplotype stores (hap_id 0 only with `reference_only`)."""
+    filters = [("hap_id", "==", 0)] if reference_only else None
+    parts = []
+    for path in sequence_paths:
+        sequences = pd.read_parquet(path, filters=filters)
+        sequences = sequences[sequences["gene_id"].isin(genes["gene_id"])]
+        if len(sequences):
+            parts.append(windows_from_store(sequences, genes, window))
+    if not parts:
+        raise ValueError(f"no haplotype sequences of the {len(genes)} genes in {list(sequence_paths)[:3]}...; "
+                         f"rebuild results/haplotypes")
+    return pd.concat(parts, ignore_index=True)
+
+
+def train_sequence_model(name: str, params: dict, genes: pd.DataFrame, sequence_paths: Sequence[str],
+                         window: int) -> _LinearOnFeatures:
+    """The train rule: a `name` model fitted cross-gene on the reference windows of the training genes."""
+    used = genes[genes["split"].isin(["train", "valid"])]
+    windows = read_store_windows(sequence_paths, used, window, reference_only=True)
+    return train_cross_gene(make_model(name, params), used, windows)
+
+
+def predict_chromosome(
+    model: _LinearOnFeatures,
+    genes: pd.DataFrame,
+    sequences_path: str,
+    map_path: str,
+    expression: pd.DataFrame,
+    individuals: pd.DataFrame,
+    window: int,
+) -> pd.DataFrame:
+    """The predict rule of one chromosome: cross_gene rows (reference windows) and cross_individual rows."""
+    if genes.empty:
+        log.warning("%s: no genes on this chromosome", sequences_path)
+        return pd.DataFrame(columns=PREDICTION_COLUMNS)
+    windows = read_store_windows([sequences_path], genes, window)
+    haplotype_map = pd.read_parquet(map_path, columns=["gene_id", "individual", "haplotype", "hap_id"])
+    log.info("%s: %d genes, %d unique haplotype windows, %d map rows", sequences_path, len(genes), len(windows),
+             len(haplotype_map))
+    cross_gene = predict_cross_gene(model, genes, windows)
+    cross_individual = predict_cross_individual(model, windows, haplotype_map, expression, individuals,
+                                                genes["gene_id"].tolist())
+    return pd.concat([cross_gene, cross_individual], ignore_index=True)
