@@ -3,6 +3,7 @@ import re
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+
 if "simulate" in config and "sources" in config:
     raise WorkflowError(
         "the config has both 'simulate' (demo) and 'sources' (real run): a --configfile was merged into "
@@ -37,10 +38,7 @@ def cfg(*keys, default=None):
 
 
 def get_vcf(wildcards):
-    return {
-        "vcf": VCF.format(chrom=wildcards.chrom),
-        "tbi": VCF.format(chrom=wildcards.chrom) + ".tbi",
-    }
+    return {"vcf": VCF.format(chrom=wildcards.chrom), "tbi": VCF.format(chrom=wildcards.chrom) + ".tbi"}
 
 
 def all_vcfs():
@@ -52,11 +50,7 @@ def reference_files():
 
 
 def expression_format():
-    return (
-        "geuvadis"
-        if DEMO
-        else cfg("sources", "expression", "format", default="geuvadis")
-    )
+    return "geuvadis" if DEMO else cfg("sources", "expression", "format", default="geuvadis")
 
 
 def populations_input():
@@ -65,11 +59,7 @@ def populations_input():
 
 
 def populations_format():
-    return (
-        "two_column"
-        if DEMO
-        else cfg("sources", "populations", "format", default="two_column")
-    )
+    return "two_column" if DEMO else cfg("sources", "populations", "format", default="two_column")
 
 
 def gtex_input():
@@ -85,10 +75,7 @@ def final_outputs():
     if prediction_names():
         targets.append("results/benchmark/summary.tsv")
     if "elastic_net" in prediction_names():
-        targets += [
-            "results/models/elastic_net/weights.tsv",
-            "results/models/elastic_net/genes.tsv",
-        ]
+        targets += ["results/models/elastic_net/weights.tsv", "results/models/elastic_net/genes.tsv"]
     return targets
 
 

@@ -9,18 +9,18 @@ rule individuals:
         "logs/individuals.log",
     benchmark:
         "results/runtime/individuals.tsv"
-    conda:
-        "../envs/genomics.yaml"
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=20,
     params:
         expression_format=expression_format(),
         populations_format=populations_format(),
         test_fraction=cfg("splits", "individuals", "test_fraction", default=0.2),
         valid_fraction=cfg("splits", "individuals", "valid_fraction", default=0.1),
         seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    conda:
+        "../envs/genomics.yaml"
     script:
         "../scripts/individuals.py"
 
@@ -39,12 +39,6 @@ rule genes:
         "logs/genes.log",
     benchmark:
         "results/runtime/genes.tsv"
-    conda:
-        "../envs/genomics.yaml"
-    threads: 1
-    resources:
-        mem_mb=8000,
-        runtime=30,
     params:
         chromosomes=CHROMOSOMES,
         expression_format=expression_format(),
@@ -55,5 +49,11 @@ rule genes:
         gtex_tissue=cfg("evaluation", "gtex_tissue"),
         splits=cfg("splits", "genes", default={}),
         seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=30,
+    conda:
+        "../envs/genomics.yaml"
     script:
         "../scripts/genes.py"

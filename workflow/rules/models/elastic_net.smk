@@ -31,9 +31,7 @@ rule elastic_net:
 
 rule gather_elastic_net_weights:
     input:
-        weights=expand(
-            "results/models/elastic_net/{chrom}.weights.tsv", chrom=CHROMOSOMES
-        ),
+        weights=expand("results/models/elastic_net/{chrom}.weights.tsv", chrom=CHROMOSOMES),
         genes=expand("results/models/elastic_net/{chrom}.genes.tsv", chrom=CHROMOSOMES),
     output:
         weights="results/models/elastic_net/weights.tsv",
