@@ -18,7 +18,7 @@ include: "workflow/rules/evaluate.smk"
 
 
 rule all:
-    default_target: True
     input:
         final_outputs(),
     localrule: True
+    default_target: True
