@@ -13,6 +13,10 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/download.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/genes.smk"
+include: "workflow/rules/models/gc_cpg.smk"
+include: "workflow/rules/models/kmer_ridge.smk"
+include: "workflow/rules/models/elastic_net.smk"
+include: "workflow/rules/evaluate.smk"
 
 
 rule all:

@@ -68,10 +68,15 @@ def gtex_input():
 
 def final_outputs():
     """Every target of the run, from config: turning a model off removes its jobs from the DAG."""
-    return [
+    targets = [
         "results/genes/genes.tsv",
         "results/individuals.tsv",
     ]
+    if prediction_names():
+        targets.append("results/benchmark/summary.tsv")
+    if "elastic_net" in prediction_names():
+        targets += ["results/models/elastic_net/weights.tsv", "results/models/elastic_net/genes.tsv"]
+    return targets
 
 
 # Download stage (real runs): fetch settings and the URL/checksum of each VCF.
@@ -98,3 +103,45 @@ def vcf_md5(wildcards):
 def vcf_manifest_input():
     """The fetched checksum manifest, when sources.vcf.manifest names one."""
     return "resources/vcf/manifest.txt" if download_source("vcf", "manifest") else []
+
+
+# --- Models and evaluation (classical models, evaluate stage) ---
+
+# Models whose predictions are written per chromosome and gathered into results/predictions/{name}.parquet.
+PER_CHROMOSOME_MODELS = ["gc_cpg", "kmer_ridge", "elastic_net"]
+
+
+def prediction_names():
+    """Names of the prediction files: each enabled model, plus <model>_<variant> for its configured variants."""
+    names = []
+    for model, props in (cfg("models", default={}) or {}).items():
+        if not (props or {}).get("enabled", False):
+            continue
+        names.append(model)
+        for variant in props.get("variants", []) or []:
+            label = variant.get("name") if isinstance(variant, dict) else variant
+            names.append(f"{model}_{label}")
+    return names
+
+
+def model_properties(model):
+    """A model's config section without the `enabled` switch and `variants` list (what the library receives)."""
+    props = dict(cfg("models", model, default={}) or {})
+    props.pop("enabled", None)
+    props.pop("variants", None)
+    return props
+
+
+def all_haplotype_sequences():
+    return expand("results/haplotypes/{chrom}.sequences.parquet", chrom=CHROMOSOMES)
+
+
+def sequence_model_inputs(wildcards):
+    """What a sequence model needs to predict one chromosome: its haplotype store, genes, expression, individuals."""
+    return {
+        "sequences": f"results/haplotypes/{wildcards.chrom}.sequences.parquet",
+        "map": f"results/haplotypes/{wildcards.chrom}.map.parquet",
+        "genes": "results/genes/genes.tsv",
+        "expression": "results/expression/expression.parquet",
+        "individuals": "results/individuals.tsv",
+    }

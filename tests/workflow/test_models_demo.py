@@ -1,0 +1,112 @@
+"""Classical models and the evaluate stage on the demo (config/demo.yaml): they must find the planted signal.
+
+Needs the simulate and haplotypes stages (branches simulate, haplotypes). The demo runs once per module; the
+assertions read results/ and resources/truth/ of that run.
+
+Margins stated here:
+- shuffled-target control: a model's test figure minus the 95th percentile of the same figure after shuffling
+  y_true (across test genes for cross_gene, across test individuals within each gene for cross_individual,
+  200 seeded shuffles) must exceed 0.15 (cross_gene Pearson) or 0.05 (cross_individual mean r);
+- elastic_net beats kmer_ridge cross-individual (test mean r) by at least 0.05;
+- kmer_ridge beats gc_cpg cross-gene (test Pearson) by at least 0.05 (the planted motifs are invisible to GC/CpG);
+- elastic net selects at least one planted causal variant for at least 70% of the fitted genes whose planted
+  heritability is at least 0.3, and at least 50% of those genes' causal variants with alt frequency in [0.05, 0.95].
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import ROOT, run_snakemake
+
+pytestmark = pytest.mark.slow
+
+DEMO_ARGS = ("--profile", str(ROOT / "profiles" / "default"), "--configfile", str(ROOT / "config" / "demo.yaml"))
+SEQUENCE_MODELS = ("gc_cpg", "kmer_ridge")
+N_SHUFFLES = 200
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("demo_models")
+    run_snakemake(workdir, *DEMO_ARGS, "--cores", "2")
+    return workdir
+
+
+def metric(workdir, name, protocol, which, split="test"):
+    table = pd.read_csv(workdir / f"results/metrics/{name}.tsv", sep="\t")
+    row = table[(table["protocol"] == protocol) & (table["metric"] == which) & (table["split"] == split)]
+    assert len(row) == 1, f"{name}: no {protocol} {which} on {split}"
+    return row.iloc[0]
+
+
+def predictions(workdir, name):
+    return pd.read_parquet(workdir / f"results/predictions/{name}.parquet")
+
+
+def shuffled_cross_gene_pearson(pred: pd.DataFrame, rng) -> np.ndarray:
+    test = pred[(pred["protocol"] == "cross_gene") & (pred["split"] == "test") & (pred["status"] == "ok")]
+    y, p = test["y_true"].to_numpy(float), test["y_pred"].to_numpy(float)
+    return np.array([np.corrcoef(rng.permutation(y), p)[0, 1] for _ in range(N_SHUFFLES)])
+
+
+def shuffled_mean_r(pred: pd.DataFrame, rng) -> np.ndarray:
+    test = pred[(pred["protocol"] == "cross_individual") & (pred["split"] == "test") & (pred["status"] == "ok")]
+    groups = [(g["y_true"].to_numpy(float), g["y_pred"].to_numpy(float)) for _, g in test.groupby("gene_id")]
+    groups = [(y, p) for y, p in groups if len(y) >= 3 and np.ptp(p) > 0 and np.ptp(y) > 0]
+    return np.array([np.mean([np.corrcoef(rng.permutation(y), p)[0, 1] for y, p in groups])
+                     for _ in range(N_SHUFFLES)])
+
+
+def test_every_enabled_model_has_predictions_metrics_and_a_summary_row(demo_run):
+    summary = pd.read_csv(demo_run / "results/benchmark/summary.tsv", sep="\t")
+    ours = summary[summary["source"] == "this run"]
+    for name in (*SEQUENCE_MODELS, "elastic_net"):
+        assert (demo_run / f"results/predictions/{name}.parquet").is_file()
+        assert (demo_run / f"results/metrics/{name}.per_gene.tsv").is_file()
+        assert name in set(ours["model"])
+    assert (summary["source"] == "published (other data)").sum() >= 5
+    assert set(ours.loc[ours["model"] == "elastic_net", "protocol"]) == {"cross_individual"}
+    assert set(ours.loc[ours["model"] == "kmer_ridge", "protocol"]) == {"cross_gene", "cross_individual"}
+
+
+@pytest.mark.parametrize("name", SEQUENCE_MODELS)
+def test_sequence_model_beats_a_shuffled_target_cross_gene(demo_run, name):
+    observed = metric(demo_run, name, "cross_gene", "pearson")["value"]
+    null = shuffled_cross_gene_pearson(predictions(demo_run, name), np.random.default_rng(1))
+    assert observed > np.quantile(null, 0.95) + 0.15, (observed, np.quantile(null, 0.95))
+
+
+def test_elastic_net_beats_a_shuffled_target_cross_individual(demo_run):
+    observed = metric(demo_run, "elastic_net", "cross_individual", "mean_r")["value"]
+    null = shuffled_mean_r(predictions(demo_run, "elastic_net"), np.random.default_rng(2))
+    assert observed > np.quantile(null, 0.95) + 0.05, (observed, np.quantile(null, 0.95))
+
+
+def test_elastic_net_beats_kmer_ridge_cross_individual(demo_run):
+    en = metric(demo_run, "elastic_net", "cross_individual", "mean_r")
+    kr = metric(demo_run, "kmer_ridge", "cross_individual", "mean_r")
+    assert en["value"] > kr["value"] + 0.05, (en["value"], kr["value"])
+
+
+def test_kmer_ridge_beats_gc_cpg_cross_gene(demo_run):
+    kr = metric(demo_run, "kmer_ridge", "cross_gene", "pearson")
+    gc = metric(demo_run, "gc_cpg", "cross_gene", "pearson")
+    assert kr["value"] > gc["value"] + 0.05, (kr["value"], gc["value"])
+
+
+def test_elastic_net_finds_the_planted_causal_variants(demo_run):
+    truth_genes = pd.read_csv(demo_run / "resources/truth/genes.tsv", sep="\t")
+    causal = pd.read_csv(demo_run / "resources/truth/causal_variants.tsv", sep="\t")
+    weights = pd.read_csv(demo_run / "results/models/elastic_net/weights.tsv", sep="\t")
+    fitted = pd.read_csv(demo_run / "results/models/elastic_net/genes.tsv", sep="\t")
+    strong = set(truth_genes.loc[truth_genes["h2"] >= 0.3, "gene_id"]) & set(fitted.loc[fitted["status"] == "ok",
+                                                                                          "gene_id"])
+    assert len(strong) >= 10, "too few high-heritability genes to judge"
+    selected = set(zip(weights["gene_id"], weights["chrom"], weights["pos"]))
+    causal = causal[causal["gene_id"].isin(strong)]
+    causal = causal.assign(found=[(g, c, p) in selected for g, c, p in zip(causal["gene_id"], causal["chrom"],
+                                                                           causal["pos"])])
+    per_gene = causal.groupby("gene_id")["found"].any()
+    assert per_gene.mean() >= 0.7, per_gene.mean()
+    common = causal[causal["alt_frequency"].between(0.05, 0.95)]
+    assert common["found"].mean() >= 0.5, common["found"].mean()

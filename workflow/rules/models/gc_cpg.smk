@@ -1,0 +1,50 @@
+# gc_cpg: least squares on the window's GC fraction and CpG count, trained cross-gene on reference windows,
+# applied to every unique haplotype window (hapexpr.models).
+
+
+rule train_gc_cpg:
+    input:
+        genes="results/genes/genes.tsv",
+        sequences=all_haplotype_sequences(),
+    output:
+        weights="results/models/gc_cpg/model.safetensors",
+        config="results/models/gc_cpg/config.json",
+    log:
+        "logs/train_gc_cpg.log",
+    benchmark:
+        "results/runtime/train_gc_cpg.tsv"
+    conda:
+        "../../envs/models_classical.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        model="gc_cpg",
+        properties=model_properties("gc_cpg"),
+        window=config["window"]["length"],
+    script:
+        "../../scripts/train_sequence_model.py"
+
+
+rule predict_gc_cpg:
+    input:
+        unpack(sequence_model_inputs),
+        weights="results/models/gc_cpg/model.safetensors",
+    output:
+        "results/predictions/gc_cpg/{chrom}.parquet",
+    log:
+        "logs/predict_gc_cpg/{chrom}.log",
+    benchmark:
+        "results/runtime/predict_gc_cpg/{chrom}.tsv"
+    conda:
+        "../../envs/models_classical.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        model="gc_cpg",
+        window=config["window"]["length"],
+    script:
+        "../../scripts/predict_sequence_model.py"

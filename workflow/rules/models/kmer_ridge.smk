@@ -1,0 +1,50 @@
+# kmer_ridge: ridge (penalty chosen on the validation genes, else by GCV) on normalised k-mer counts (k = 1..6),
+# trained cross-gene on reference windows, applied to every unique haplotype window (hapexpr.models).
+
+
+rule train_kmer_ridge:
+    input:
+        genes="results/genes/genes.tsv",
+        sequences=all_haplotype_sequences(),
+    output:
+        weights="results/models/kmer_ridge/model.safetensors",
+        config="results/models/kmer_ridge/config.json",
+    log:
+        "logs/train_kmer_ridge.log",
+    benchmark:
+        "results/runtime/train_kmer_ridge.tsv"
+    conda:
+        "../../envs/models_classical.yaml"
+    threads: 1
+    resources:
+        mem_mb=16000,
+        runtime=120,
+    params:
+        model="kmer_ridge",
+        properties=model_properties("kmer_ridge"),
+        window=config["window"]["length"],
+    script:
+        "../../scripts/train_sequence_model.py"
+
+
+rule predict_kmer_ridge:
+    input:
+        unpack(sequence_model_inputs),
+        weights="results/models/kmer_ridge/model.safetensors",
+    output:
+        "results/predictions/kmer_ridge/{chrom}.parquet",
+    log:
+        "logs/predict_kmer_ridge/{chrom}.log",
+    benchmark:
+        "results/runtime/predict_kmer_ridge/{chrom}.tsv"
+    conda:
+        "../../envs/models_classical.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        model="kmer_ridge",
+        window=config["window"]["length"],
+    script:
+        "../../scripts/predict_sequence_model.py"

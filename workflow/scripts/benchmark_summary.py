@@ -1,0 +1,12 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+import pandas as pd
+
+from hapexpr import setup_logging
+from hapexpr.evaluate import summarise
+from hapexpr.io import write_tsv
+
+setup_logging()
+write_tsv(summarise([pd.read_csv(path, sep="\t") for path in snakemake.input]), snakemake.output[0])

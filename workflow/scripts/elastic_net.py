@@ -1,0 +1,23 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+import pandas as pd
+
+from hapexpr import setup_logging
+from hapexpr.elastic_net import ElasticNetConfig, run_chromosome
+from hapexpr.io import write_parquet, write_tsv
+
+setup_logging()
+p = snakemake.params
+predictions, weights, genes = run_chromosome(
+    snakemake.input.vcf,
+    snakemake.wildcards.chrom,
+    pd.read_csv(snakemake.input.genes, sep="\t"),
+    pd.read_parquet(snakemake.input.expression),
+    pd.read_csv(snakemake.input.individuals, sep="\t"),
+    ElasticNetConfig(**p.properties, seed=p.seed),
+)
+write_parquet(predictions, snakemake.output.predictions)
+write_tsv(weights, snakemake.output.weights)
+write_tsv(genes, snakemake.output.genes)
