@@ -73,7 +73,11 @@ def final_outputs():
         "results/individuals.tsv",
     ]
     if prediction_names():
-        targets.append("results/benchmark/summary.tsv")
+        targets += [
+            "results/benchmark/summary.tsv",
+            "results/report/overview.html",
+            "results/report/provenance.html",
+        ]
     if "elastic_net" in prediction_names():
         targets += ["results/models/elastic_net/weights.tsv", "results/models/elastic_net/genes.tsv"]
     return targets
