@@ -142,6 +142,11 @@ class Record:
     alleles: np.ndarray
     missing: int = 0
     unphased: int = 0
+    kinds: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.kinds:
+            self.kinds = tuple(allele_kind(self.ref, a) for a in self.alts)
 
     @property
     def end(self) -> int:
