@@ -71,4 +71,5 @@ def final_outputs():
     return [
         "results/genes/genes.tsv",
         "results/individuals.tsv",
+        *expand("results/haplotypes/{chrom}.counts.tsv", chrom=CHROMOSOMES),
     ]

@@ -403,6 +403,33 @@ def build_store(
     return counts
 
 
+def select_individuals(individuals: pd.DataFrame, which: str) -> list[str]:
+    """Individuals whose haplotypes are built: `expression` (in the VCF and with expression, the default) or
+    `vcf` (everyone in the VCF)."""
+    keep = individuals["in_vcf"].astype(bool)
+    if which == "expression":
+        keep &= individuals["in_expression"].astype(bool)
+    elif which != "vcf":
+        raise ValueError(f"haplotypes.individuals must be 'expression' or 'vcf', got {which!r}")
+    return individuals.loc[keep, "individual"].astype(str).tolist()
+
+
+def build_chromosome(
+    vcf: str, fasta: str, genes_tsv: str, individuals_tsv: str, chrom: str, window: int, sequences_path: str,
+    map_path: str, counts_path: str, missing: str = "reference", unphased: str = "error",
+    individuals: str = "expression", seed: int = 0, chunk_genes: int = 64,
+) -> pd.DataFrame:
+    """The `haplotypes` rule: the store of one chromosome from the workflow's gene and individual tables."""
+    genes = pd.read_csv(genes_tsv, sep="\t", dtype={"gene_id": str, "chrom": str})
+    chosen = select_individuals(pd.read_csv(individuals_tsv, sep="\t", dtype={"individual": str}), individuals)
+    if not chosen:
+        raise ValueError(f"{individuals_tsv}: no individual is selected by haplotypes.individuals={individuals!r}")
+    log.info("%s: %d genes, %d individuals, window %d bp", chrom, int((genes["chrom"] == chrom).sum()),
+             len(chosen), window)
+    return build_store(vcf, fasta, genes, chrom, window, chosen, sequences_path, map_path, counts_path,
+                       GenotypePolicy(missing, unphased, seed), chunk_genes)
+
+
 def fixed_windows(sequences_df: pd.DataFrame, genes_df: pd.DataFrame, W: int) -> pd.DataFrame:
     """The fixed-length, strand-oriented view: gene_id, hap_id, window (W bp, TSS at index W//2).
 
