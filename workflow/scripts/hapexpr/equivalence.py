@@ -15,6 +15,7 @@ import pandas as pd
 
 from hapexpr.haplotypes import Window, gene_windows, read_store
 from hapexpr.reference import Reference
+from hapexpr.variants import VcfReader
 
 
 def read_fasta(text: str) -> list[tuple[str, str]]:
@@ -68,6 +69,12 @@ def gt_only_vcf(vcf: str, out: str, bcftools: str = "bcftools") -> str:
     return out
 
 
+def _describe(w: Window, sample: str, hap: int, got: str, expected: str) -> str:
+    where = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
+    return (f"{w.gene_id} {sample} hap {hap} [{w.start},{w.end}): store length {len(got)}, bcftools {len(expected)}, "
+            f"first difference at {where}: store {got[where:where + 20]!r} bcftools {expected[where:where + 20]!r}")
+
+
 def compare_with_bcftools(
     store_root: str | os.PathLike, chrom: str, vcf: str, fasta: str, genes: pd.DataFrame, window: int,
     individuals: Sequence[str] | None = None, vcf_chrom: str | None = None, threads: int = 2,
@@ -81,31 +88,30 @@ def compare_with_bcftools(
     by_key = {(g, i, h): s for g, i, h, s in
               zip(stored["gene_id"], stored["individual"], stored["haplotype"], stored["sequence"])}
     samples = sorted(set(hap_map["individual"])) if individuals is None else list(individuals)
+    if vcf_chrom is None:
+        reader = VcfReader(vcf)
+        vcf_chrom = reader.chrom_name(chrom) or chrom
+        reader.close()
     reference = Reference(fasta)
     with tempfile.TemporaryDirectory() as tmp:
         vcf = gt_only_vcf(vcf, str(Path(tmp) / "gt.vcf.gz"), bcftools)
         region_fasta = str(Path(tmp) / "windows.fa")
-        pads = write_region_fasta(reference, chrom, vcf_chrom or chrom, windows, region_fasta)
+        pads = write_region_fasta(reference, chrom, vcf_chrom, windows, region_fasta)
         jobs = [(s, h) for s in samples for h in (1, 2)]
+        mismatches: list[str] = []
+        n = 0
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            outputs = list(pool.map(lambda job: bcftools_consensus(vcf, region_fasta, job[0], job[1], bcftools), jobs))
-    mismatches = []
-    n = 0
-    for (sample, hap), seqs in zip(jobs, outputs):
-        if len(seqs) != len(windows):
-            mismatches.append(f"{sample} hap {hap}: bcftools returned {len(seqs)} regions for {len(windows)} windows")
-            continue
-        for w, (left, right), expected in zip(windows, pads, seqs):
-            expected = "N" * left + expected + "N" * right
-            got = by_key.get((w.gene_id, sample, hap))
-            n += 1
-            if got != expected:
-                where = next((i for i, (a, b) in enumerate(zip(got or "", expected)) if a != b),
-                             min(len(got or ""), len(expected)))
-                mismatches.append(
-                    f"{w.gene_id} {sample} hap {hap} [{w.start},{w.end}): store length {len(got or '')}, bcftools "
-                    f"{len(expected)}, first difference at {where}: store {(got or '')[where:where + 20]!r} "
-                    f"bcftools {expected[where:where + 20]!r}"
-                )
+            outputs = pool.map(lambda job: bcftools_consensus(vcf, region_fasta, job[0], job[1], bcftools), jobs)
+            for (sample, hap), seqs in zip(jobs, outputs):  # compared as they come: memory holds a few calls
+                if len(seqs) != len(windows):
+                    mismatches.append(f"{sample} hap {hap}: bcftools returned {len(seqs)} regions for "
+                                      f"{len(windows)} windows")
+                    continue
+                for w, (left, right), expected in zip(windows, pads, seqs):
+                    expected = "N" * left + expected + "N" * right
+                    got = by_key.get((w.gene_id, sample, hap))
+                    n += 1
+                    if got != expected:
+                        mismatches.append(_describe(w, sample, hap, got or "", expected))
     reference.close()
     return n, mismatches

@@ -297,7 +297,9 @@ class StoreWriter:
         self.pending_bytes = 0
 
     def open(self, seq_tmp, map_tmp) -> None:
-        self._seq_writer = pq.ParquetWriter(seq_tmp, SEQUENCE_SCHEMA, compression="zstd")
+        # no dictionary or min/max statistics for the sequence column: hashing 100-kb strings costs, gains nothing
+        self._seq_writer = pq.ParquetWriter(seq_tmp, SEQUENCE_SCHEMA, compression="zstd", use_dictionary=["gene_id"],
+                                            write_statistics=["gene_id", "hap_id", "tss_offset"])
         self._map_writer = pq.ParquetWriter(map_tmp, MAP_SCHEMA, compression="zstd")
 
     def add(self, result: WindowResult) -> None:
