@@ -103,12 +103,19 @@ def simulate(out: Path, n_individuals: int, length: int, n_genes: int, seed: int
 
 
 # ---------------------------------------------------------------- methods (run in a child process)
+N_GENES = None  # set by the child from --n-genes: the first N genes only (long windows)
+
+
+def read_genes(d: Path) -> pd.DataFrame:
+    genes = pd.read_csv(d / "genes.tsv", sep="\t")
+    return genes.iloc[:N_GENES] if N_GENES else genes
+
 def run_hapexpr(d: Path, window: int, write: bool) -> dict:
     from hapexpr.haplotypes import build_store, build_window, gene_windows, iter_window_records
     from hapexpr.reference import Reference
     from hapexpr.variants import VcfReader
 
-    genes = pd.read_csv(d / "genes.tsv", sep="\t")
+    genes = read_genes(d)
     samples = VcfReader(str(d / "sim.vcf.gz")).individuals
     t = time.perf_counter()
     if write:
@@ -137,7 +144,7 @@ def run_naive(d: Path, window: int) -> dict:
 
     from hapexpr.haplotypes import window_bounds
 
-    genes = pd.read_csv(d / "genes.tsv", sep="\t")
+    genes = read_genes(d)
     t = time.perf_counter()
     fasta = pyfaidx.Fasta(str(d / "ref.fa"), as_raw=True)
     vcf = cyvcf2.VCF(str(d / "sim.vcf.gz"))
@@ -184,7 +191,7 @@ def run_bcftools_gene(d: Path, window: int, n_calls: int, seed: int) -> dict:
     from hapexpr.haplotypes import gene_windows
     from hapexpr.variants import VcfReader
 
-    genes = pd.read_csv(d / "genes.tsv", sep="\t")
+    genes = read_genes(d)
     windows = gene_windows(genes, window)
     samples = VcfReader(str(d / "sim.vcf.gz")).individuals
     rng = random.Random(seed)
@@ -206,7 +213,7 @@ def run_bcftools_individual(d: Path, window: int, n_individuals: int, seed: int)
     from hapexpr.haplotypes import gene_windows
     from hapexpr.variants import VcfReader
 
-    genes = pd.read_csv(d / "genes.tsv", sep="\t")
+    genes = read_genes(d)
     windows = gene_windows(genes, window)
     samples = VcfReader(str(d / "sim.vcf.gz")).individuals
     chosen = random.Random(seed).sample(samples, n_individuals)
@@ -228,7 +235,7 @@ def run_genvarloader(d: Path, window: int) -> dict:
 
     from hapexpr.haplotypes import gene_windows
 
-    genes = pd.read_csv(d / "genes.tsv", sep="\t")
+    genes = read_genes(d)
     windows = gene_windows(genes, window)
     bed = pd.DataFrame({"chrom": "chr1", "chromStart": [w.start for w in windows],
                         "chromEnd": [w.end for w in windows]})
@@ -236,15 +243,21 @@ def run_genvarloader(d: Path, window: int) -> dict:
     t = time.perf_counter()
     import polars as pl
 
-    gvl.write(out, pl.from_pandas(bed), variants=str(d / "sim.vcf.gz"), overwrite=True)
+    # gvl reconstructs bi-allelic variants only: split multi-allelic records first, as its error message advises
+    split = out.parent / "split.vcf.gz"
+    subprocess.run(["bcftools", "norm", "-m", "-any", "-Oz", "-o", str(split), str(d / "sim.vcf.gz")], check=True,
+                   capture_output=True)
+    subprocess.run(["bcftools", "index", "-t", str(split)], check=True)
+    gvl.write(out, pl.from_pandas(bed), variants=str(split), overwrite=True)
     convert = time.perf_counter() - t
     t = time.perf_counter()
     ds = gvl.Dataset.open(out, reference=str(d / "ref.fa")).with_seqs("haplotypes").with_len("variable")
     n_regions, n_samples = ds.shape
+    step = max(1, int(1e9 // (2 * n_samples * window)))  # about 1 GB of sequence per batch of regions
     total_bp = 0
-    for r in range(n_regions):
-        haps = ds[r, :]
-        total_bp += int(sum(len(np.asarray(x).ravel()) for x in _flatten(haps)))
+    for r in range(0, n_regions, step):
+        haps = ds[r : r + step, :]
+        total_bp += int(sum(x.size for x in _flatten(haps)))
     elapsed = time.perf_counter() - t
     shutil.rmtree(out.parent)
     return {"seconds": elapsed, "convert_seconds": convert, "bp": total_bp}
@@ -271,6 +284,8 @@ def peak_rss_mb() -> float:
 
 
 def child(args) -> None:
+    global N_GENES
+    N_GENES = args.n_genes
     d, w = Path(args.data), args.window
     if args.method == "hapexpr":
         res = run_hapexpr(d, w, write=True)
@@ -308,6 +323,10 @@ def main() -> None:
     p.add_argument("--method", help=argparse.SUPPRESS)
     p.add_argument("--data", help=argparse.SUPPRESS)
     p.add_argument("--window", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--n-genes", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--long-genes", type=int, default=50,
+                   help="genes used for windows >= 100 kb (every haplotype of 196 kb x all genes is 150+ GB of text)")
+    p.add_argument("--long-repeats", type=int, default=1, help="repeats for windows >= 100 kb")
     args = p.parse_args()
     if args.method:
         return child(args)
@@ -320,25 +339,28 @@ def main() -> None:
     info = simulate(work, args.individuals, args.length, args.genes, args.seed)
     print(f"simulated in {time.perf_counter() - t:.1f}s: {info}", flush=True)
     rows = []
-    n_hw = info["genes"] * 2 * info["individuals"]
     for window in args.windows:
+        long = window >= 100_000
+        n_genes = min(args.long_genes, info["genes"]) if long else info["genes"]
+        n_hw = n_genes * 2 * info["individuals"]
+        repeats = args.long_repeats if long else args.repeats
         for method in args.methods:
             runs = []
-            for _ in range(1 if method.startswith("bcftools") else args.repeats):
+            for _ in range(1 if method.startswith("bcftools") else repeats):
                 proc = subprocess.run([sys.executable, __file__, "--method", method, "--data", str(work), "--window",
                                        str(window), "--calls", str(args.calls), "--sample-individuals",
-                                       str(args.sample_individuals), "--seed", str(args.seed)],
-                                      capture_output=True, text=True)
+                                       str(args.sample_individuals), "--seed", str(args.seed), "--n-genes",
+                                       str(n_genes)], capture_output=True, text=True)
                 line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
                 if proc.returncode != 0 or not line:
                     print(f"{method} W={window} failed:\n{proc.stderr[-3000:]}", flush=True)
                     break
                 runs.append(json.loads(line[0][7:]))
             if not runs:
-                rows.append({"window": window, "method": method, "status": "failed"})
+                rows.append({"window": window, "method": method, "genes": n_genes, "status": "failed"})
                 continue
             sec = statistics.median(r["seconds"] for r in runs)
-            row = {"window": window, "method": method, "runs": len(runs), "seconds": sec,
+            row = {"window": window, "method": method, "genes": n_genes, "runs": len(runs), "seconds": sec,
                    "hap_windows_per_s": n_hw / sec, "bp_per_s": n_hw * window / sec,
                    "peak_rss_mb": max(r["peak_rss_mb"] for r in runs), "status": "ok"}
             for key in ("unique_share", "convert_seconds", "store_bytes", "extrapolated_from_calls",
