@@ -232,3 +232,34 @@ def test_random_overlapping_variants_equal_bcftools_consensus(tmp_path, seed):
     n, mismatches = compare_with_bcftools(out, "chr1", str(vcf), str(fasta), genes, 120)
     assert n == 4 * 6 * 2 and not mismatches, "\n".join(mismatches[:5])
     assert counts["skipped_overlap"].sum() > 0 and counts["applied"].sum() > 0
+
+
+def test_build_chromosome_reads_workflow_tables_and_selects_individuals_with_expression(tmp_path):
+    from hapexpr.haplotypes import build_chromosome, select_individuals
+
+    fasta = write_fasta(tmp_path / "ref.fa", {"chr1": REF})
+    vcf = write_vcf(tmp_path / "v.vcf.gz", "chr1", len(REF), ["A", "B", "C"], [(12, "T", "C", ["0|1", "1|1", "1|0"])])
+    genes_table("chr1", [("G1", 10, "+")]).to_csv(tmp_path / "genes.tsv", sep="\t", index=False)
+    people = pd.DataFrame({"individual": ["A", "B", "C", "D"], "population": "P", "in_vcf": [True, True, True, False],
+                           "in_expression": [True, False, True, True], "split": ["train", "none", "test", "none"]})
+    people.to_csv(tmp_path / "individuals.tsv", sep="\t", index=False)
+    assert select_individuals(people, "vcf") == ["A", "B", "C"]
+    out = tmp_path / "store"
+    counts = build_chromosome(str(vcf), str(fasta), str(tmp_path / "genes.tsv"), str(tmp_path / "individuals.tsv"),
+                              "chr1", 10, str(out / "chr1.sequences.parquet"), str(out / "chr1.map.parquet"),
+                              str(out / "chr1.counts.tsv"))
+    _, hap_map = read_store(out, "chr1")
+    assert sorted(hap_map["individual"].unique()) == ["A", "C"] and counts["applied"].tolist() == [2]
+
+
+def test_long_deletion_reaching_a_later_separate_window_is_counted_there(tmp_path):
+    ref = REF * 3
+    # deletion from 20 to 69 (0-based) carried by A hap 1; windows [11,21) and [66,76) are disjoint intervals
+    records = [(20, ref[20:70], ref[20], ["1|0"]), (70, ref[70], "A" if ref[70] != "A" else "C", ["1|1"])]
+    genes = genes_table("chr1", [("G1", 16, "+"), ("G2", 71, "+")])
+    counts, out, vcf, fasta = _store(tmp_path, ref, records, genes, ["A"], 10)
+    c = counts.set_index("gene_id")
+    assert c.loc["G2", "skipped_before_window"] == 1 and c.loc["G1", "trimmed_at_window_end"] == 1
+    if __import__("shutil").which("bcftools"):
+        n, mismatches = compare_with_bcftools(out, "chr1", str(vcf), str(fasta), genes, 10)
+        assert n == 4 and not mismatches, mismatches
