@@ -71,6 +71,7 @@ def final_outputs():
     targets = [
         "results/genes/genes.tsv",
         "results/individuals.tsv",
+        *expand("results/haplotypes/{chrom}.counts.tsv", chrom=CHROMOSOMES),
     ]
     if prediction_names():
         targets += [

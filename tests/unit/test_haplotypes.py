@@ -1,0 +1,265 @@
+"""hapexpr.haplotypes on hand-made windows whose answers are known, and against bcftools consensus."""
+
+import pandas as pd
+import pytest
+
+from conftest import require_tool
+from hapdata import genes_table, random_case, write_fasta, write_vcf
+from hapexpr.equivalence import compare_with_bcftools
+from hapexpr.haplotypes import (
+    build_haplotype, build_store, export_fasta, fixed_windows, read_store, reverse_complement, window_bounds,
+)
+from hapexpr.variants import ReferenceMismatchError, VCFError
+
+#          0         1         2         3
+#          0123456789012345678901234567890123456789
+REF = "ACGTACGTACGTTGCAGGCTAACCGGTTAAGGCCTTAGGA"
+
+
+def hap(edits, start=0, end=len(REF), tss=10, ref=REF):
+    return build_haplotype(ref[start:end], start, tss, edits)
+
+
+def test_snv_mnp_insertion_deletion_are_applied():
+    h = hap([(2, "G", "T"), (5, "CG", "AA"), (9, "C", "CTTT"), (14, "CAGG", "C")])
+    assert h.sequence == "ACTTAAATACTTTGTTGCCTAACCGGTTAAGGCCTTAGGA"
+    assert h.counts["applied"] == 4
+
+
+def test_tss_offset_follows_indels_before_it():
+    h = hap([(2, "G", "GAA"), (5, "CGT", "C")], tss=10)
+    assert h.sequence[h.tss_offset] == REF[10] and h.tss_offset == 10 + 2 - 2
+
+
+def test_deleted_tss_points_to_the_next_kept_base():
+    h = hap([(8, "ACGT", "A")], tss=10)
+    assert h.tss_offset == 9 and h.sequence[9] == REF[12]
+
+
+def test_overlapping_variant_is_skipped_first_applied_wins():
+    h = hap([(4, "ACGT", "A"), (6, "G", "C"), (7, "T", "A")])
+    assert h.sequence == REF[:5] + REF[8:]
+    assert h.counts["skipped_overlap"] == 2 and h.counts["applied"] == 1
+
+
+def test_insertion_anchored_on_the_last_base_of_a_deletion_is_applied_as_bcftools_does():
+    h = hap([(4, "ACGT", "A"), (7, "T", "TGG")])
+    assert h.sequence == REF[:5] + "GG" + REF[8:]
+    assert h.counts["applied"] == 2
+
+
+def test_snv_after_insertion_at_same_position_is_skipped():
+    h = hap([(7, "T", "TGG"), (7, "T", "C")])
+    assert h.sequence == REF[:8] + "GG" + REF[8:] and h.counts["skipped_overlap"] == 1
+
+
+def test_deletion_starting_before_the_window_is_skipped_and_counted():
+    h = hap([(3, "TACGT", "T"), (9, "C", "G")], start=5, end=20)
+    assert h.sequence == REF[5:9] + "G" + REF[10:20]
+    assert h.counts["skipped_before_window"] == 1
+
+
+def test_deletion_running_past_the_window_end_is_cropped_to_the_window():
+    h = hap([(17, "GCTAACC", "G")], start=5, end=20)
+    assert h.sequence == REF[5:18]
+    assert h.counts["trimmed_at_window_end"] == 1 and h.counts["applied"] == 1
+
+
+def test_symbolic_breakend_and_star_alleles_are_skipped_and_counted():
+    h = hap([(3, "T", "<DEL>"), (5, "C", "C]chr2:100]"), (7, "T", "*"), (9, "C", "G")])
+    assert h.sequence == REF[:9] + "G" + REF[10:]
+    assert (h.counts["skipped_symbolic"], h.counts["skipped_breakend"], h.counts["skipped_star"]) == (1, 1, 1)
+
+
+def test_soft_masked_reference_keeps_its_case_and_variants_take_it():
+    ref = REF[:8] + REF[8:20].lower() + REF[20:]
+    h = hap([(9, "C", "CTT"), (12, "T", "G"), (25, "G", "A")], ref=ref)
+    assert h.sequence == ref[:10] + "tt" + ref[10:12] + "g" + ref[13:25] + "A" + ref[26:]
+
+
+def test_window_bounds_put_the_tss_at_w_half_on_both_strands():
+    assert window_bounds(100, "+", 10) == (95, 105)
+    assert window_bounds(100, "-", 10) == (96, 106)
+    assert window_bounds(100, "+", 9) == (96, 105)
+
+
+def _store(tmp_path, ref, records, genes, samples, window, chrom="chr1", vcf_chrom=None, one_based=False, **kw):
+    """Store of hand-made records given with 0-based positions (random_case gives 1-based: one_based=True)."""
+    if not one_based:
+        records = [(p + 1, *rest) for p, *rest in records]
+    fasta = write_fasta(tmp_path / "ref.fa", {chrom: ref})
+    vcf = write_vcf(tmp_path / "v.vcf.gz", vcf_chrom or chrom, len(ref), samples, records)
+    out = tmp_path / "store"
+    counts = build_store(vcf, fasta, genes, chrom, window, samples, out / f"{chrom}.sequences.parquet",
+                         out / f"{chrom}.map.parquet", out / f"{chrom}.counts.tsv", **kw)
+    return counts, out, vcf, fasta
+
+
+def test_store_holds_each_distinct_haplotype_once_and_maps_everyone(tmp_path):
+    records = [(11, "T", "C", ["0|1", "1|0", "0|0"]), (14, "C", "CA", ["0|1", "1|0", "0|1"])]
+    genes = genes_table("chr1", [("G1", 12, "+"), ("G2", 30, "-")])
+    counts, out, _, _ = _store(tmp_path, REF, records, genes, ["A", "B", "C"], 16)
+    seqs, hap_map = read_store(out, "chr1")
+    g1 = seqs[seqs.gene_id == "G1"].set_index("hap_id")
+    # haplotypes: A1 ref, A2 T+ins, B1 T+ins, B2 ref, C1 ref, C2 ins -> 3 distinct sequences
+    assert sorted(g1.index) == [0, 1, 2]
+    m = hap_map[hap_map.gene_id == "G1"].set_index(["individual", "haplotype"])["hap_id"]
+    assert m[("A", 1)] == m[("B", 2)] == m[("C", 1)] == 0
+    assert m[("A", 2)] == m[("B", 1)] != m[("C", 2)]
+    start, end = window_bounds(12, "+", 16)
+    assert g1.loc[m[("A", 2)], "sequence"] == REF[start:11] + "C" + REF[12:14] + "CA" + REF[15:end]
+    c = counts.set_index("gene_id")
+    assert c.loc["G1", "n_unique"] == 3 and c.loc["G1", "applied"] == 5 and c.loc["G1", "n_variants"] == 2
+
+
+def test_gene_without_variants_has_one_haplotype_the_reference(tmp_path):
+    records = [(3, "T", "G", ["0|1", "1|1"])]
+    genes = genes_table("chr1", [("G1", 30, "+")])
+    counts, out, _, _ = _store(tmp_path, REF, records, genes, ["A", "B"], 8)
+    seqs, hap_map = read_store(out, "chr1")
+    assert seqs["hap_id"].tolist() == [0] and seqs["sequence"][0] == REF[26:34]
+    assert (hap_map["hap_id"] == 0).all() and len(hap_map) == 4
+    assert counts["n_unique"].tolist() == [1]
+
+
+def test_window_past_the_chromosome_ends_is_padded_with_n(tmp_path):
+    records = [(2, "G", "A", ["1|0"]), (len(REF) - 1, "A", "T", ["0|1"])]
+    genes = genes_table("chr1", [("L", 3, "+"), ("R", len(REF) - 3, "-")])
+    _, out, _, _ = _store(tmp_path, REF, records, genes, ["A"], 12)
+    seqs, m = read_store(out, "chr1")
+    s = {(g, h): q for g, h, q in zip(seqs.gene_id, seqs.hap_id, seqs.sequence)}
+    left_start, _ = window_bounds(3, "+", 12)
+    assert s[("L", 0)] == "N" * -left_start + REF[: left_start + 12]
+    mm = m.set_index(["gene_id", "haplotype"])["hap_id"]
+    assert s[("L", mm[("L", 1)])] == "N" * 3 + REF[:2] + "A" + REF[3:9]
+    rs, re_ = window_bounds(len(REF) - 3, "-", 12)
+    assert s[("R", mm[("R", 2)])] == REF[rs:-1] + "T" + "N" * (re_ - len(REF))
+
+
+def test_multiallelic_site_applies_the_carried_allele(tmp_path):
+    records = [(11, "T", "C,G,TAA", ["1|2", "3|0"])]
+    genes = genes_table("chr1", [("G1", 10, "+")])
+    _, out, _, _ = _store(tmp_path, REF, records, genes, ["A", "B"], 10)
+    seqs, m = read_store(out, "chr1")
+    got = m.merge(seqs).set_index(["individual", "haplotype"])["sequence"]
+    assert got[("A", 1)] == REF[5:11] + "C" + REF[12:15]
+    assert got[("A", 2)] == REF[5:11] + "G" + REF[12:15]
+    assert got[("B", 1)] == REF[5:11] + "TAA" + REF[12:15]
+    assert got[("B", 2)] == REF[5:15]
+
+
+def test_vcf_chromosome_spelled_differently_is_harmonised(tmp_path):
+    records = [(11, "T", "C", ["1|1"])]
+    genes = genes_table("1", [("G1", 10, "+")])
+    counts, out, _, _ = _store(tmp_path, REF, records, genes, ["A"], 10, chrom="1", vcf_chrom="chr1")
+    assert counts["applied"].tolist() == [2]
+
+
+def test_ref_allele_disagreeing_with_fasta_is_an_error_about_builds_and_leaves_no_store(tmp_path):
+    records = [(11, "G", "T", ["1|1"])]  # REF[11] is T
+    genes = genes_table("chr1", [("G1", 10, "+")])
+    with pytest.raises(ReferenceMismatchError, match="different genome builds"):
+        _store(tmp_path, REF, records, genes, ["A"], 10)
+    assert not list((tmp_path / "store").glob("*.parquet")) and not list((tmp_path / "store").glob(".*"))
+
+
+def test_truncated_vcf_is_an_error_and_leaves_no_store(tmp_path):
+    fasta = write_fasta(tmp_path / "ref.fa", {"chr1": REF})
+    vcf = write_vcf(tmp_path / "v.vcf.gz", "chr1", len(REF), ["A"], [(12, "T", "C", ["1|1"])])
+    vcf.write_bytes(vcf.read_bytes()[:-30])
+    out = tmp_path / "store"
+    with pytest.raises(VCFError, match="truncated"):
+        build_store(vcf, fasta, genes_table("chr1", [("G1", 10, "+")]), "chr1", 10, ["A"],
+                    out / "s.parquet", out / "m.parquet", out / "c.tsv")
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_small_chunks_give_the_same_store(tmp_path):
+    ref, records = random_case(3, length=400, n_samples=5)
+    samples = [f"S{i}" for i in range(5)]
+    genes = genes_table("chr1", [(f"G{i}", 30 + 40 * i, "+-"[i % 2]) for i in range(9)])
+    a = _store(tmp_path / "a", ref, records, genes, samples, 60, one_based=True) if (tmp_path / "a").mkdir() is None else None
+    b = _store(tmp_path / "b", ref, records, genes, samples, 60, one_based=True, chunk_genes=1) if (tmp_path / "b").mkdir() is None else None
+    sa, ma = read_store(a[1], "chr1")
+    sb, mb = read_store(b[1], "chr1")
+    pd.testing.assert_frame_equal(sa, sb)
+    pd.testing.assert_frame_equal(ma, mb)
+    pd.testing.assert_frame_equal(a[0], b[0])
+
+
+def test_fixed_windows_anchor_the_tss_at_w_half_and_reverse_complement_minus_genes():
+    seqs = pd.DataFrame({"gene_id": ["P", "M", "I", "D"], "hap_id": [0, 0, 1, 1],
+                         "sequence": ["AACCGTT", "AACCGTT", "AAGGGGCCGTT", "AAGTT"], "tss_offset": [3, 3, 7, 2]})
+    genes = pd.DataFrame({"gene_id": ["P", "M", "I", "D"], "strand": ["+", "-", "+", "+"]})
+    w = fixed_windows(seqs, genes, 6).set_index("gene_id")["window"]
+    assert w["P"] == "AAC" + "CGT" and w["P"][3] == "C"
+    assert w["M"] == reverse_complement("GTT") + reverse_complement("AACC")[:3] and w["M"][3] == "G"
+    assert w["I"] == "GGC" + "CGT"  # insertion upstream of the TSS: cropped on the left
+    assert w["D"] == "NAA" + "GTT"  # deletion upstream: padded with N on the left
+    assert all(len(x) == 6 for x in w)
+    odd = fixed_windows(seqs.iloc[:1], genes, 5)["window"][0]
+    assert odd == "AC" + "CGT" and odd[5 // 2] == "C"
+
+
+def test_fixed_windows_of_reference_store_equal_the_oriented_reference(tmp_path):
+    genes = genes_table("chr1", [("P", 12, "+"), ("M", 25, "-")])
+    _, out, _, _ = _store(tmp_path, REF, [(3, "T", "G", ["0|0"])], genes, ["A"], 10)
+    seqs, _ = read_store(out, "chr1")
+    w = fixed_windows(seqs, genes, 10).set_index("gene_id")["window"]
+    assert w["P"] == REF[7:17] and w["P"][5] == REF[12]
+    assert w["M"] == reverse_complement(REF[21:31]) and w["M"][5] == reverse_complement(REF[25])
+
+
+def test_export_fasta_writes_chosen_genes_and_individuals(tmp_path):
+    records = [(11, "T", "C", ["0|1", "1|0"])]
+    genes = genes_table("chr1", [("G1", 10, "+"), ("G2", 25, "+")])
+    _, out, _, _ = _store(tmp_path, REF, records, genes, ["A", "B"], 10)
+    n = export_fasta(out, "chr1", ["G1"], ["B"], tmp_path / "x.fa")
+    text = (tmp_path / "x.fa").read_text().splitlines()
+    assert n == 3 and text[0].startswith(">G1|reference|0|hap_id=0")
+    assert text[2].startswith(">G1|B|1|") and text[3] == REF[5:11] + "C" + REF[12:15]
+    with pytest.raises(KeyError, match="NOPE"):
+        export_fasta(out, "chr1", ["NOPE"], None, tmp_path / "y.fa")
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_overlapping_variants_equal_bcftools_consensus(tmp_path, seed):
+    require_tool("bcftools")
+    ref, records = random_case(seed, length=400, n_records=60, n_samples=6)
+    samples = [f"S{i}" for i in range(6)]
+    genes = genes_table("chr1", [("G1", 100, "+"), ("G2", 250, "-"), ("G3", 5, "+"), ("G4", 390, "-")])
+    counts, out, vcf, fasta = _store(tmp_path, ref, records, genes, samples, 120, one_based=True)
+    n, mismatches = compare_with_bcftools(out, "chr1", str(vcf), str(fasta), genes, 120)
+    assert n == 4 * 6 * 2 and not mismatches, "\n".join(mismatches[:5])
+    assert counts["skipped_overlap"].sum() > 0 and counts["applied"].sum() > 0
+
+
+def test_build_chromosome_reads_workflow_tables_and_selects_individuals_with_expression(tmp_path):
+    from hapexpr.haplotypes import build_chromosome, select_individuals
+
+    fasta = write_fasta(tmp_path / "ref.fa", {"chr1": REF})
+    vcf = write_vcf(tmp_path / "v.vcf.gz", "chr1", len(REF), ["A", "B", "C"], [(12, "T", "C", ["0|1", "1|1", "1|0"])])
+    genes_table("chr1", [("G1", 10, "+")]).to_csv(tmp_path / "genes.tsv", sep="\t", index=False)
+    people = pd.DataFrame({"individual": ["A", "B", "C", "D"], "population": "P", "in_vcf": [True, True, True, False],
+                           "in_expression": [True, False, True, True], "split": ["train", "none", "test", "none"]})
+    people.to_csv(tmp_path / "individuals.tsv", sep="\t", index=False)
+    assert select_individuals(people, "vcf") == ["A", "B", "C"]
+    out = tmp_path / "store"
+    counts = build_chromosome(str(vcf), str(fasta), str(tmp_path / "genes.tsv"), str(tmp_path / "individuals.tsv"),
+                              "chr1", 10, str(out / "chr1.sequences.parquet"), str(out / "chr1.map.parquet"),
+                              str(out / "chr1.counts.tsv"))
+    _, hap_map = read_store(out, "chr1")
+    assert sorted(hap_map["individual"].unique()) == ["A", "C"] and counts["applied"].tolist() == [2]
+
+
+def test_long_deletion_reaching_a_later_separate_window_is_counted_there(tmp_path):
+    ref = REF * 3
+    # deletion from 20 to 69 (0-based) carried by A hap 1; windows [11,21) and [66,76) are disjoint intervals
+    records = [(20, ref[20:70], ref[20], ["1|0"]), (70, ref[70], "A" if ref[70] != "A" else "C", ["1|1"])]
+    genes = genes_table("chr1", [("G1", 16, "+"), ("G2", 71, "+")])
+    counts, out, vcf, fasta = _store(tmp_path, ref, records, genes, ["A"], 10)
+    c = counts.set_index("gene_id")
+    assert c.loc["G2", "skipped_before_window"] == 1 and c.loc["G1", "trimmed_at_window_end"] == 1
+    if __import__("shutil").which("bcftools"):
+        n, mismatches = compare_with_bcftools(out, "chr1", str(vcf), str(fasta), genes, 10)
+        assert n == 4 and not mismatches, mismatches
