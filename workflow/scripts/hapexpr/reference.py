@@ -3,7 +3,7 @@
 import os
 from collections.abc import Iterable
 
-import pyfaidx
+import pysam
 
 
 class ChromosomeNameError(ValueError):
@@ -32,18 +32,19 @@ def harmonise_chrom(name: str, available: Iterable[str], source: str = "") -> st
 
 
 class Reference:
-    """A bgzipped or plain FASTA with .fai; `fetch` pads with N past the chromosome ends."""
+    """A bgzipped (with .fai and .gzi) or plain FASTA; `fetch` pads with N past the chromosome ends."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = str(path)
-        self._fasta = pyfaidx.Fasta(self.path, as_raw=True, sequence_always_upper=False, rebuild=False)
+        self._fasta = pysam.FastaFile(self.path)
+        self._lengths = dict(zip(self._fasta.references, self._fasta.lengths))
 
     @property
     def chromosomes(self) -> list[str]:
-        return list(self._fasta.keys())
+        return list(self._lengths)
 
     def length(self, chrom: str) -> int:
-        return len(self._fasta[chrom])
+        return self._lengths[chrom]
 
     def resolve(self, chrom: str, source: str = "") -> str:
         """The reference's spelling of `chrom`, or an error naming both spellings."""
@@ -55,7 +56,7 @@ class Reference:
         left, right = max(start, 0), min(end, length)
         if right <= left:
             return "N" * (end - start)
-        return "N" * (left - start) + str(self._fasta[chrom][left:right]) + "N" * (end - right)
+        return "N" * (left - start) + self._fasta.fetch(chrom, left, right) + "N" * (end - right)
 
     def close(self) -> None:
         self._fasta.close()
