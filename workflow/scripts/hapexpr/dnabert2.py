@@ -616,3 +616,50 @@ def build_batch(token_lists: list, tokenizer_ids: dict, max_tokens: int) -> tupl
 
 def special_ids(tokenizer: DNATokenizer) -> dict:
     return {"cls": tokenizer.cls_id, "sep": tokenizer.sep_id, "pad": tokenizer.pad_id}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Fetching a model from the hub (the download_model rule)
+# ---------------------------------------------------------------------------------------------------------------
+
+HUB_FILES = ["config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+             WEIGHTS_NAME, LEGACY_WEIGHTS_NAME, "*.py", "generation_config.json", "README.md", "LICENSE*"]
+
+
+class DownloadError(RuntimeError):
+    """The hub could not be reached or did not have the model at the pinned revision."""
+
+
+def check_model_directory(directory: str | os.PathLike) -> Path:
+    """A usable model directory has config.json, model weights and tokenizer.json; otherwise name what is missing."""
+    require_file(directory, CONFIG_NAME)
+    require_file(directory, WEIGHTS_NAME, LEGACY_WEIGHTS_NAME)
+    require_file(directory, TOKENIZER_NAME)
+    return Path(directory)
+
+
+def is_local_model(spec: str) -> bool:
+    """A model given as a path (absolute, ./ or ../, or an existing directory) rather than a hub id owner/name."""
+    return spec.startswith(("/", "./", "../", "~")) or Path(spec).expanduser().is_dir()
+
+
+def fetch_model(spec: str, revision: str | None, dest: str | os.PathLike) -> Path:
+    """Download hub model `spec` at the pinned `revision` into `dest` (huggingface_hub.snapshot_download).
+
+    A local directory is only checked and returned: no network is touched.
+    """
+    if is_local_model(spec):
+        return check_model_directory(Path(spec).expanduser())
+    if not revision or not re.fullmatch(r"[0-9a-f]{40}", revision):
+        raise DownloadError(f"model {spec}: revision {revision!r} is not a pinned 40-character commit hash; set "
+                            f"models.dnabert2.revision to the commit to use (the hub page lists them)")
+    from huggingface_hub import snapshot_download
+
+    try:
+        snapshot_download(repo_id=spec, revision=revision, local_dir=str(dest), allow_patterns=HUB_FILES)
+    except Exception as e:  # network, 404, gated repo: one message that says what to do
+        raise DownloadError(
+            f"could not download {spec} at revision {revision} into {dest}: {type(e).__name__}: {e}. "
+            f"Run this localrule on a machine with internet access, or download the model yourself and set "
+            f"models.dnabert2.model to its local directory.") from e
+    return check_model_directory(dest)
