@@ -9,6 +9,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+torch.set_num_threads(1)  # tiny models: threads only contend on a shared machine
+
 from hapexpr.dnabert2 import (
     DNABERT2Config,
     DNABERT2ForMaskedLM,
@@ -274,7 +276,7 @@ def test_window_too_long_is_refused_or_split(tokenizer, tmp_path):
     np.testing.assert_allclose(whole, (parts * w[:, None]).sum(0) / w.sum(), rtol=1e-4, atol=1e-5)
 
 
-def gc_task(tokenizer, n=48, length=300, seed=0):
+def gc_task(tokenizer, n=32, length=160, seed=0):
     """y = GC fraction: learnable from tokens."""
     rng = np.random.default_rng(seed)
     seqs = []
@@ -294,7 +296,7 @@ def small_model(tokenizer, seed=0):
 
 
 def settings(**kw):
-    base = dict(lr=3e-3, warmup_steps=2, max_steps=12, batch_size=8, accumulation=2, eval_every=3,
+    base = dict(lr=3e-3, warmup_steps=2, max_steps=8, batch_size=4, accumulation=2, eval_every=3,
                 checkpoint_every=4, patience=100, max_tokens=128, device="cpu", eval_batch_size=16, seed=3)
     return FinetuneSettings(**(base | kw))
 
@@ -302,7 +304,7 @@ def settings(**kw):
 def test_training_lowers_the_loss(tokenizer):
     train = gc_task(tokenizer)
     model = small_model(tokenizer)
-    s = settings(max_steps=40, checkpoint_every=0)
+    s = settings(max_steps=30, accumulation=1, checkpoint_every=0)
     mean, std = train.y.mean(), train.y.std()
     before = np.mean(((predict(model.eval(), train.tokens, s, standardised=True)) - (train.y - mean) / std) ** 2)
     model, hist = finetune(model, train, None, s)
@@ -344,7 +346,7 @@ def test_resume_after_kill_is_exact(tokenizer, tmp_path):
     resumed_model, resumed = finetune(small_model(tokenizer, seed=99), train, valid, s, tmp_path / "b",
                                       on_step=first)
     assert seen["step"] == 4
-    pd.testing.assert_frame_equal(resumed, full)  # identical log, steps 1-12 (1-4 restored from the checkpoint)
+    pd.testing.assert_frame_equal(resumed, full)  # identical log, steps 1-8 (1-4 restored from the checkpoint)
     # the optimizer resumed from its step-4 state: after one more update its counters read 5
     assert set(seen["opt_steps"]) == {5}
     assert {int(v["step"]) for v in snapshots["opt"].values()} == {4}
@@ -356,7 +358,7 @@ def test_changed_settings_do_not_resume(tokenizer, tmp_path):
         finetune(small_model(tokenizer), train, None, settings(), tmp_path / "c",
                  on_step=lambda step, m, o: (_ for _ in ()).throw(Killed) if step == 5 else None)
     steps = []
-    finetune(small_model(tokenizer), train, None, settings(lr=1e-3, max_steps=6), tmp_path / "c",
+    finetune(small_model(tokenizer), train, None, settings(lr=1e-3, max_steps=2), tmp_path / "c",
              on_step=lambda step, m, o: steps.append(step))
     assert steps[0] == 1
 
@@ -440,7 +442,7 @@ def test_tokenize_store_from_a_hand_written_haplotype_store(tokenizer, tmp_path)
     toks = tokenize_store(pd.read_parquet(tmp_path / "chr1.sequences.parquet"), genes, 80, tokenizer, 512,
                           windows_fn=fixed_windows)
     assert list(toks["hap_id"]) == [0, 1]
-    assert tokenizer.decode(toks["input_ids"][0]) == "N" + ref[10:50] + ref[50:90][:40] or True
+    assert tokenizer.decode(toks["input_ids"][0]) == ref[10:90]  # TSS at offset 50 lands on window[40]
     w = fixed_windows(store, genes, 80)
     assert [tokenizer.decode(t) for t in toks["input_ids"]] == [
         tokenizer.decode(tokenizer.encode(x)) for x in w["window"]]
