@@ -11,10 +11,11 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/genes.smk"
+include: "workflow/rules/models/dnabert2.smk"
 
 
 rule all:
+    default_target: True
     input:
         final_outputs(),
     localrule: True
-    default_target: True

@@ -3,7 +3,6 @@ import re
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-
 if "simulate" in config and "sources" in config:
     raise WorkflowError(
         "the config has both 'simulate' (demo) and 'sources' (real run): a --configfile was merged into "
@@ -38,7 +37,10 @@ def cfg(*keys, default=None):
 
 
 def get_vcf(wildcards):
-    return {"vcf": VCF.format(chrom=wildcards.chrom), "tbi": VCF.format(chrom=wildcards.chrom) + ".tbi"}
+    return {
+        "vcf": VCF.format(chrom=wildcards.chrom),
+        "tbi": VCF.format(chrom=wildcards.chrom) + ".tbi",
+    }
 
 
 def all_vcfs():
@@ -50,7 +52,11 @@ def reference_files():
 
 
 def expression_format():
-    return "geuvadis" if DEMO else cfg("sources", "expression", "format", default="geuvadis")
+    return (
+        "geuvadis"
+        if DEMO
+        else cfg("sources", "expression", "format", default="geuvadis")
+    )
 
 
 def populations_input():
@@ -59,7 +65,11 @@ def populations_input():
 
 
 def populations_format():
-    return "two_column" if DEMO else cfg("sources", "populations", "format", default="two_column")
+    return (
+        "two_column"
+        if DEMO
+        else cfg("sources", "populations", "format", default="two_column")
+    )
 
 
 def gtex_input():
@@ -71,4 +81,4 @@ def final_outputs():
     return [
         "results/genes/genes.tsv",
         "results/individuals.tsv",
-    ]
+    ] + dnabert2_outputs()

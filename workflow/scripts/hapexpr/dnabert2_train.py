@@ -630,3 +630,100 @@ def tokenize_store(sequences: pd.DataFrame, genes: pd.DataFrame, length: int, to
         from hapexpr.haplotypes import fixed_windows as windows_fn
     windows = windows_fn(sequences, genes, length)
     return tokenize_windows(windows, tokenizer, max_tokens, too_long, chrom)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One call per rule
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def read_store_tables(token_paths: list[str], map_paths: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Tokens and haplotype maps of every chromosome, concatenated."""
+    tokens = pd.concat([pd.read_parquet(p) for p in token_paths], ignore_index=True)
+    maps = pd.concat([pd.read_parquet(p, columns=["gene_id", "individual", "haplotype", "hap_id"])
+                      for p in map_paths], ignore_index=True)
+    return tokens, maps
+
+
+def protocol_examples(protocol: str, tokens: pd.DataFrame, maps: pd.DataFrame, genes: pd.DataFrame,
+                      expr_long: pd.DataFrame, individuals: pd.DataFrame) -> tuple[Examples, Examples]:
+    """Training and validation examples of a protocol (unique haplotypes; see the module docstring)."""
+    if protocol == "cross_gene":
+        return cross_gene_examples(tokens, genes, "train"), cross_gene_examples(tokens, genes, "valid")
+    if protocol == "cross_individual":
+        def of(split):
+            return individuals.loc[individuals["split"] == split, "individual"].tolist()
+
+        e = expr_long[expr_long["gene_id"].isin(genes["gene_id"])]
+        return (cross_individual_examples(tokens, maps, e, of("train")),
+                cross_individual_examples(tokens, maps, e, of("valid")))
+    raise ValueError(f"protocol {protocol!r}: expected cross_gene or cross_individual")
+
+
+def protocol_predictions(protocol: str, genes: pd.DataFrame, maps: pd.DataFrame, expr_long: pd.DataFrame,
+                         individuals: pd.DataFrame, f: pd.Series) -> pd.DataFrame:
+    if protocol == "cross_gene":
+        return cross_gene_predictions(genes, f)
+    return cross_individual_predictions(genes, maps, expr_long, individuals, f)
+
+
+def train_dnabert2(protocol: str, token_paths: list[str], map_paths: list[str], genes: pd.DataFrame,
+                   expression: pd.DataFrame, individuals: pd.DataFrame, model_dir: str, s: FinetuneSettings,
+                   out_dir: str, checkpoint_dir: str, trust_remote_code: bool = False,
+                   control: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fine-tune on one protocol, save the model into `out_dir`, predict every needed unique haplotype once.
+
+    control='shuffled' permutes the training targets (the negative control `dnabert2_shuffled`).
+    Returns (predictions in the contract format, training log).
+    """
+    tokens, maps = read_store_tables(token_paths, map_paths)
+    expr_long = expression_long(expression)
+    train, valid = protocol_examples(protocol, tokens, maps, genes, expr_long, individuals)
+    log.info("%s: %d training and %d validation unique haplotypes (weights sum %.0f)", protocol, len(train),
+             len(valid), train.w.sum())
+    if control == "shuffled":
+        train = shuffled(train, s.seed)
+    model = load_model_for_finetuning(model_dir, s.pooling, trust_remote_code)
+    model, history = finetune(model, train, valid, s, checkpoint_dir, pretrained=f"{model_dir}|{control}")
+    model.save_pretrained(out_dir)  # with trust_remote_code the encoder tensors keep the remote code's names
+    if protocol == "cross_individual":
+        need = needed_haplotypes(maps, individuals, tokens)
+    else:
+        need = tokens[tokens["hap_id"] == 0]
+    log.info("predicting %d unique haplotypes", len(need))
+    f = hap_predictions(need, predict(model, list(need["input_ids"]), s))
+    return protocol_predictions(protocol, genes, maps, expr_long, individuals, f), history
+
+
+def embed_store(token_path: str, model_dir: str, pooling: str, max_tokens: int, batch_size: int,
+                trust_remote_code: bool = False, precision: str = "auto") -> pd.DataFrame:
+    """gene_id, hap_id, e0..e{H-1}: the frozen embedding of every unique haplotype of one chromosome."""
+    tokens = pd.read_parquet(token_path)
+    encoder = load_encoder(model_dir, trust_remote_code)
+    ids_map = special_ids(DNATokenizer.from_pretrained(model_dir))
+    E = embed(encoder, list(tokens["input_ids"]), max_tokens, pooling, ids_map, batch_size, precision=precision)
+    out = pd.DataFrame(E, columns=[f"e{i}" for i in range(E.shape[1])])
+    out.insert(0, "hap_id", tokens["hap_id"].to_numpy())
+    out.insert(0, "gene_id", tokens["gene_id"].to_numpy())
+    return out
+
+
+def frozen_predictions(protocols: list[str], embedding_paths: list[str], map_paths: list[str],
+                       genes: pd.DataFrame, expression: pd.DataFrame, individuals: pd.DataFrame,
+                       alphas: list[float]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Ridge on cached frozen embeddings, per protocol, with the same unique-haplotype examples as fine-tuning."""
+    emb = pd.concat([pd.read_parquet(p) for p in embedding_paths], ignore_index=True)
+    cols = [c for c in emb.columns if c.startswith("e")]
+    emb["input_ids"] = list(emb[cols].to_numpy(np.float32))  # examples carry the embedding in place of tokens
+    maps = pd.concat([pd.read_parquet(p, columns=["gene_id", "individual", "haplotype", "hap_id"])
+                      for p in map_paths], ignore_index=True)
+    expr_long = expression_long(expression)
+    preds, chosen = [], []
+    for protocol in protocols:
+        train, valid = protocol_examples(protocol, emb, maps, genes, expr_long, individuals)
+        X, Xv = np.stack(train.tokens), (np.stack(valid.tokens) if len(valid) else None)
+        pipe, alpha = fit_ridge(X, train.y, train.w, Xv, valid.y, valid.w, alphas)
+        f = hap_predictions(emb, pipe.predict(emb[cols].to_numpy(np.float32)))
+        preds.append(protocol_predictions(protocol, genes, maps, expr_long, individuals, f))
+        chosen.append({"protocol": protocol, "alpha": alpha, "n_train": len(train), "n_valid": len(valid)})
+    return pd.concat(preds, ignore_index=True), pd.DataFrame(chosen)
