@@ -24,9 +24,8 @@ def dnabert2_model_spec():
 
 
 def dnabert2_is_local(spec):
-    return spec.startswith(("/", "./", "../", "~")) or os.path.isdir(
-        os.path.expanduser(spec)
-    )
+    spec = os.path.expanduser(spec)
+    return os.path.isabs(spec) or spec.startswith(".") or os.path.isdir(spec)
 
 
 def dnabert2_model_dir():
