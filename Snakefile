@@ -17,6 +17,7 @@ include: "workflow/rules/haplotypes.smk"
 include: "workflow/rules/models/gc_cpg.smk"
 include: "workflow/rules/models/kmer_ridge.smk"
 include: "workflow/rules/models/elastic_net.smk"
+include: "workflow/rules/models/dnabert2.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 

@@ -50,7 +50,11 @@ def reference_files():
 
 
 def expression_format():
-    return "geuvadis" if DEMO else cfg("sources", "expression", "format", default="geuvadis")
+    return (
+        "geuvadis"
+        if DEMO
+        else cfg("sources", "expression", "format", default="geuvadis")
+    )
 
 
 def populations_input():
@@ -59,7 +63,11 @@ def populations_input():
 
 
 def populations_format():
-    return "two_column" if DEMO else cfg("sources", "populations", "format", default="two_column")
+    return (
+        "two_column"
+        if DEMO
+        else cfg("sources", "populations", "format", default="two_column")
+    )
 
 
 def gtex_input():

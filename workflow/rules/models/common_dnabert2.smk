@@ -1,0 +1,92 @@
+# Input functions and settings of the DNABERT-2 rules (models/dnabert2.smk); config keys in config/README.md.
+
+import os
+
+DNABERT2_PROTOCOLS = ["cross_gene", "cross_individual"]
+
+
+wildcard_constraints:
+    model_name="[A-Za-z0-9][A-Za-z0-9._-]*",
+    fit="finetuned|shuffled",
+    protocol="cross_gene|cross_individual",
+
+
+def dnabert2_cfg(key, default=None):
+    return cfg("models", "dnabert2", key, default=default)
+
+
+def dna_lm_cfg(key, default=None):
+    return cfg("models", "dna_lm", key, default=default)
+
+
+def dnabert2_model_spec():
+    return dnabert2_cfg("model", default="dna_lm")
+
+
+def dnabert2_is_local(spec):
+    spec = os.path.expanduser(spec)
+    return os.path.isabs(spec) or spec.startswith(".") or os.path.isdir(spec)
+
+
+def dnabert2_model_dir():
+    """The model directory: the pretrain_dna_lm output, a local directory, or the download_model target."""
+    spec = dnabert2_model_spec()
+    if spec == "dna_lm":
+        return "results/models/dna_lm"
+    if dnabert2_is_local(spec):
+        return os.path.expanduser(spec)
+    return f"resources/models/{os.path.basename(spec)}"
+
+
+def dnabert2_model_files(wildcards=None):
+    if dnabert2_model_spec() == "dna_lm":
+        return expand(
+            "results/models/dna_lm/{f}",
+            f=["config.json", "model.safetensors", "tokenizer.json"],
+        )
+    return [dnabert2_model_dir()]
+
+
+def dnabert2_protocols():
+    return dnabert2_cfg("protocols", default=DNABERT2_PROTOCOLS)
+
+
+def dnabert2_tokens():
+    return expand("results/features/dnabert2_tokens/{chrom}.parquet", chrom=CHROMOSOMES)
+
+
+def haplotype_maps():
+    return expand("results/haplotypes/{chrom}.map.parquet", chrom=CHROMOSOMES)
+
+
+def dnabert2_settings():
+    """FinetuneSettings keys from config (defaults in hapexpr.dnabert2_train.FinetuneSettings)."""
+    keys = {
+        "lr": "lr",
+        "weight_decay": "weight_decay",
+        "warmup_steps": "warmup_steps",
+        "steps": "max_steps",
+        "batch_size": "batch_size",
+        "accumulation": "accumulation",
+        "eval_every": "eval_every",
+        "checkpoint_every": "checkpoint_every",
+        "patience": "patience",
+        "pooling": "pooling",
+        "max_tokens": "max_tokens",
+        "precision": "precision",
+        "eval_batch_size": "eval_batch_size",
+    }
+    out = {v: dnabert2_cfg(k) for k, v in keys.items() if dnabert2_cfg(k) is not None}
+    out["seed"] = config["seed"]
+    return out
+
+
+def dnabert2_outputs():
+    """Prediction files of the configured DNABERT-2 runs (none when disabled)."""
+    if not dnabert2_cfg("enabled", default=False):
+        return []
+    variants = dnabert2_cfg("variants", default=[])
+    return [
+        f"results/predictions/{name}.parquet"
+        for name in ["dnabert2"] + [f"dnabert2_{v}" for v in variants]
+    ]

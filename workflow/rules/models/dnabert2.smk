@@ -1,0 +1,194 @@
+# DNABERT-2: download or pretrain a model, tokenise unique haplotypes, fine-tune per protocol, frozen embeddings + ridge.
+# Keys: models.dnabert2 and models.dna_lm (config/README.md, "Models: DNABERT-2").
+
+
+include: "common_dnabert2.smk"
+
+
+rule download_model:
+    output:
+        directory("resources/models/{model_name}"),
+    log:
+        "logs/download_model/{model_name}.log",
+    benchmark:
+        "results/runtime/download_model/{model_name}.tsv"
+    localrule: True
+    conda:
+        "../../envs/dnabert2.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        spec=dnabert2_model_spec(),
+        revision=dnabert2_cfg("revision"),
+    script:
+        "../../scripts/download_model.py"
+
+
+rule pretrain_dna_lm:
+    input:
+        **reference_files(),
+        genes="results/genes/genes.tsv",
+    output:
+        config="results/models/dna_lm/config.json",
+        weights="results/models/dna_lm/model.safetensors",
+        tokenizer="results/models/dna_lm/tokenizer.json",
+        curve="results/models/dna_lm/pretrain_log.tsv",
+    log:
+        "logs/pretrain_dna_lm.log",
+    benchmark:
+        "results/runtime/pretrain_dna_lm.tsv"
+    conda:
+        "../../envs/dnabert2.yaml"
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=240,
+        gpu=1,
+    params:
+        window=dna_lm_cfg("window", default=config["window"]["length"]),
+        settings={**cfg("models", "dna_lm", default={}), "seed": config["seed"]},
+    script:
+        "../../scripts/pretrain_dna_lm.py"
+
+
+rule dnabert2_tokens:
+    input:
+        sequences="results/haplotypes/{chrom}.sequences.parquet",
+        genes="results/genes/genes.tsv",
+        model=dnabert2_model_files,
+    output:
+        "results/features/dnabert2_tokens/{chrom}.parquet",
+    log:
+        "logs/dnabert2_tokens/{chrom}.log",
+    benchmark:
+        "results/runtime/dnabert2_tokens/{chrom}.tsv"
+    conda:
+        "../../envs/dnabert2.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        model_dir=dnabert2_model_dir(),
+        window=config["window"]["length"],
+        max_tokens=dnabert2_cfg("max_tokens", default=512),
+        too_long=dnabert2_cfg("too_long", default="split"),
+    script:
+        "../../scripts/dnabert2_tokens.py"
+
+
+rule train_dnabert2:
+    input:
+        tokens=dnabert2_tokens(),
+        maps=haplotype_maps(),
+        genes="results/genes/genes.tsv",
+        expression="results/expression/expression.parquet",
+        individuals="results/individuals.tsv",
+        model=dnabert2_model_files,
+    output:
+        predictions="results/models/dnabert2/{fit}/{protocol}/predictions.parquet",
+        curve="results/models/dnabert2/{fit}/{protocol}/training_log.tsv",
+        config="results/models/dnabert2/{fit}/{protocol}/model/config.json",
+        weights="results/models/dnabert2/{fit}/{protocol}/model/model.safetensors",
+    log:
+        "logs/train_dnabert2/{fit}_{protocol}.log",
+    benchmark:
+        "results/runtime/train_dnabert2/{fit}_{protocol}.tsv"
+    conda:
+        "../../envs/dnabert2.yaml"
+    threads: 4
+    resources:
+        mem_mb=32000,
+        runtime=720,
+        gpu=1,
+    params:
+        model_dir=dnabert2_model_dir(),
+        checkpoint_dir="results/models/dnabert2/{fit}/{protocol}/checkpoint",
+        settings=dnabert2_settings(),
+        trust_remote_code=dnabert2_cfg("trust_remote_code", default=False),
+    script:
+        "../../scripts/train_dnabert2.py"
+
+
+rule dnabert2_predictions:
+    input:
+        lambda wc: expand(
+            "results/models/dnabert2/{fit}/{protocol}/predictions.parquet",
+            fit="shuffled" if wc.name == "dnabert2_shuffled" else "finetuned",
+            protocol=dnabert2_protocols(),
+        ),
+    output:
+        "results/predictions/{name}.parquet",
+    log:
+        "logs/dnabert2_predictions/{name}.log",
+    benchmark:
+        "results/runtime/dnabert2_predictions/{name}.tsv"
+    wildcard_constraints:
+        name="dnabert2|dnabert2_shuffled",
+    conda:
+        "../../envs/dnabert2.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    script:
+        "../../scripts/dnabert2_predictions.py"
+
+
+rule embed_dnabert2:
+    input:
+        tokens="results/features/dnabert2_tokens/{chrom}.parquet",
+        model=dnabert2_model_files,
+    output:
+        "results/models/dnabert2/embeddings/{chrom}.parquet",
+    log:
+        "logs/embed_dnabert2/{chrom}.log",
+    benchmark:
+        "results/runtime/embed_dnabert2/{chrom}.tsv"
+    conda:
+        "../../envs/dnabert2.yaml"
+    threads: 4
+    resources:
+        mem_mb=16000,
+        runtime=240,
+        gpu=1,
+    params:
+        model_dir=dnabert2_model_dir(),
+        pooling=dnabert2_cfg("pooling", default="cls"),
+        max_tokens=dnabert2_cfg("max_tokens", default=512),
+        batch_size=dnabert2_cfg("eval_batch_size", default=16),
+        precision=dnabert2_cfg("precision", default="auto"),
+        trust_remote_code=dnabert2_cfg("trust_remote_code", default=False),
+    script:
+        "../../scripts/embed_dnabert2.py"
+
+
+rule dnabert2_frozen:
+    input:
+        embeddings=expand(
+            "results/models/dnabert2/embeddings/{chrom}.parquet", chrom=CHROMOSOMES
+        ),
+        maps=haplotype_maps(),
+        genes="results/genes/genes.tsv",
+        expression="results/expression/expression.parquet",
+        individuals="results/individuals.tsv",
+    output:
+        predictions="results/predictions/dnabert2_frozen.parquet",
+        ridge="results/models/dnabert2/frozen_ridge.tsv",
+    log:
+        "logs/dnabert2_frozen.log",
+    benchmark:
+        "results/runtime/dnabert2_frozen.tsv"
+    conda:
+        "../../envs/dnabert2.yaml"
+    threads: 2
+    resources:
+        mem_mb=16000,
+        runtime=60,
+    params:
+        protocols=dnabert2_protocols(),
+        alphas=dnabert2_cfg("ridge_alphas", default=[0.1, 1.0, 10.0, 100.0, 1000.0]),
+    script:
+        "../../scripts/dnabert2_frozen.py"

@@ -1,0 +1,31 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from hapexpr import setup_logging
+from hapexpr.dnabert2_train import PretrainSettings, pretrain_dna_lm, reference_windows
+from hapexpr.io import write_tsv
+
+setup_logging()
+torch.set_num_threads(snakemake.threads)
+keys = PretrainSettings.__dataclass_fields__
+settings = PretrainSettings(**{k: v for k, v in snakemake.params.settings.items() if k in keys})
+genes = pd.read_csv(snakemake.input.genes, sep="\t")
+sequences = reference_windows(snakemake.input.fasta, genes, snakemake.params.window)
+# Written beside the output directory, then moved in: an interrupted run leaves no half-written model files.
+out = Path(snakemake.output.config).parent
+tmp = out.with_name(out.name + ".tmp")
+shutil.rmtree(tmp, ignore_errors=True)
+history = pretrain_dna_lm(sequences, tmp, settings)
+out.mkdir(parents=True, exist_ok=True)
+for f in tmp.iterdir():
+    os.replace(f, out / f.name)
+tmp.rmdir()
+write_tsv(history, snakemake.output.curve)
