@@ -259,3 +259,44 @@ def requests_gpu(job: dict[str, str]) -> bool:
     """Whether a job (scontrol fields) asked for a GPU: --gpus / --gres=gpu shows up as gres/gpu in its TRES."""
     tres = " ".join(job.get(k, "") for k in ("TresPerJob", "TresPerNode", "TresPerTask", "ReqTRES", "AllocTRES"))
     return "gpu" in tres
+
+
+# ---- the profile the tests use: profiles/slurm plus what a cluster without accounting needs ----
+ROOT = Path(__file__).resolve().parents[1]
+PROFILE = ROOT / "profiles" / "slurm" / "config.yaml"
+# What the user would export (profiles/slurm/config.yaml, "YOUR CLUSTER"); the account stays unset (no accounting).
+CLUSTER_ENV = {"HAPEXPR_CPU_PARTITION": "cpu", "HAPEXPR_GPU_PARTITION": "gpu", "HAPEXPR_GPU_MODEL": GPU_TYPE}
+LOCAL_OVERRIDES = {
+    "slurm-status-command": "squeue",  # no sacct without accounting; MinJobAge keeps finished jobs in squeue
+    "slurm-no-account": True,
+    "slurm-init-seconds-before-status-checks": 1,
+    "seconds-between-status-checks": 2,
+    "slurm-keep-successful-logs": True,
+    "latency-wait": 5,
+    "jobs": 4,
+}
+
+
+def gpu_entry(profile: dict) -> dict:
+    """The resources the profile gives a GPU rule (all its set-resources entries share the `&gpu` block)."""
+    entries = list(profile.get("set-resources", {}).values())
+    if not entries:
+        raise ValueError(f"{PROFILE} has no set-resources entry for GPU rules")
+    return dict(entries[0])
+
+
+def write_test_profile(dest: Path, gpu_rules: tuple[str, ...] = (), **overrides) -> Path:
+    """profiles/slurm/config.yaml + LOCAL_OVERRIDES (+ overrides, keys with '-'), written to dest/config.yaml.
+
+    `gpu_rules` get the profile's own GPU entry, as if listed in profiles/slurm (for the toy workflow's rules).
+    """
+    import yaml
+
+    profile = yaml.safe_load(PROFILE.read_text())
+    profile.update(LOCAL_OVERRIDES)
+    profile.update({k.replace("_", "-"): v for k, v in overrides.items()})
+    entry = gpu_entry(profile)
+    profile["set-resources"] = {**profile["set-resources"], **{rule: dict(entry) for rule in gpu_rules}}
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "config.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
+    return dest
