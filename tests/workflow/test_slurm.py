@@ -23,11 +23,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from rulefiles import rules
 from slurm_cluster import CLUSTER_ENV, GPU_TYPE, PROFILE, ROOT, gpu_entry, requests_gpu, write_test_profile
 
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 TOY = Path(__file__).with_name("slurm_toy")
-RULE_FILES = [ROOT / "Snakefile", *sorted((ROOT / "workflow" / "rules").rglob("*.smk"))]
 SAVED = re.compile(r"checkpoint saved at step (\d+)", re.IGNORECASE)
 RESUMED = re.compile(r"resumed from checkpoint at step (\d+)", re.IGNORECASE)
 # Stages upstream of every model: a model change must never rerun them (issue 8, item 4).
@@ -36,16 +36,7 @@ UPSTREAM_STAGES = re.compile(r"^(simulate|download\w*|individuals|genes|\w*haplo
 
 # ---------------------------------------------------------------- helpers: the workflow's rules, Snakemake's output
 def rule_blocks() -> dict[str, str]:
-    """{rule name: its text} over the Snakefile and every rule file (snakefmt layout: rules start at column 0)."""
-    blocks = {}
-    for path in RULE_FILES:
-        text = path.read_text()
-        starts = [(m.start(), m.group(2)) for m in re.finditer(r"^(rule|checkpoint)\s+(\w+)\s*:", text, re.M)]
-        for i, (start, name) in enumerate(starts):
-            end = starts[i + 1][0] if i + 1 < len(starts) else len(text)
-            nxt = re.search(r"^\S", text[start + 1:end], re.M)  # a top-level statement ends the rule
-            blocks[name] = text[start:start + 1 + nxt.start()] if nxt else text[start:end]
-    return blocks
+    return {name: rule.text for name, rule in rules().items()}
 
 
 def declared_gpu_rules() -> set[str]:
