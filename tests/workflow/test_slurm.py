@@ -219,6 +219,39 @@ def test_rules_hold_no_cluster_details_and_downloads_stay_local():
             assert re.search(r"^\s+localrule:\s*True", text, re.M), f"download rule {name} is not a localrule"
 
 
+def test_workflow_profile_does_not_override_the_slurm_profile():
+    """profiles/default is loaded as the workflow profile on every run and wins key by key over --profile."""
+    default = yaml.safe_load((ROOT / "profiles" / "default" / "config.yaml").read_text())
+    slurm = yaml.safe_load(PROFILE.read_text())
+    clashes = {k: (default[k], slurm[k]) for k in set(default) & set(slurm) if default[k] != slurm[k]}
+    assert not clashes, f"profiles/default would override profiles/slurm on a cluster: {clashes}"
+
+
+def test_profile_dry_run_of_the_real_config_places_every_job(tmp_path):
+    """The workflow itself (config/config.yaml, download stage present) through profiles/slurm: each job printed with
+    the partition of its kind, GPU rules with the GPU model; local rules stay local."""
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    inputs = ["resources/reference/genome.fa.gz", "resources/reference/genome.fa.gz.fai",
+              "resources/reference/genome.fa.gz.gzi", "resources/annotation/genes.gtf.gz",
+              "resources/expression/expression.txt.gz", "resources/samples/populations.tsv",
+              "resources/expression/gtex_median_tpm.gct.gz"]
+    inputs += [f"resources/vcf/{c}.vcf.gz{ext}" for c in config["chromosomes"] for ext in ("", ".tbi")]
+    for name in inputs:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).touch()
+    env = {**__import__("os").environ, **CLUSTER_ENV}
+    out = snakemake(tmp_path, "--profile", str(PROFILE.parent), "-n", "--configfile",
+                    str(ROOT / "config" / "config.yaml"), env=env, snakefile=ROOT / "Snakefile").stdout
+    jobs = printed_jobs(out)
+    assert jobs, out[-3000:]
+    for job in jobs:
+        res = job["resources"]
+        if int(res.get("gpu", 0) or 0) > 0:
+            assert res.get("slurm_partition") == "gpu" and res.get("gpu_model") == GPU_TYPE, job
+        else:
+            assert res.get("slurm_partition") == "cpu" and not res.get("gpu_model"), job
+
+
 def test_profile_environment_variables_reach_the_jobs(tmp_path):
     """Dry run of the toy workflow: the partitions and GPU model exported by the user land in each job's resources."""
     shutil.copytree(TOY, tmp_path / "wf")
