@@ -34,6 +34,18 @@ RESUMED = re.compile(r"resumed from checkpoint at step (\d+)", re.IGNORECASE)
 UPSTREAM_STAGES = re.compile(r"^(simulate|download\w*|individuals|genes|\w*haplotype\w*)$")
 
 
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """munged + slurmctld + slurmd on this machine with `cpu` and `gpu` partitions; torn down after the session."""
+    reason = LocalSlurm.unavailable()
+    if reason:
+        pytest.skip(reason)
+    cluster = LocalSlurm()
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
 # ---------------------------------------------------------------- helpers: the workflow's rules, Snakemake's output
 def rule_blocks() -> dict[str, str]:
     return {name: rule.text for name, rule in rules().items()}
