@@ -256,6 +256,9 @@ def test_profile_dry_run_of_the_real_config_places_every_job(tmp_path):
                     str(ROOT / "config" / "config.yaml"), env=env, snakefile=ROOT / "Snakefile").stdout
     jobs = printed_jobs(out)
     assert jobs, out[-3000:]
+    # issue 8 item 6: jobs per chromosome and per model, never per individual (3,202 in the real panel)
+    too_many = {rule: n for rule, n in job_stats(out).items() if n > 10 * len(config["chromosomes"])}
+    assert not too_many, f"rules with more jobs than 10 per chromosome (per individual?): {too_many}"
     for job in jobs:
         res = job["resources"]
         if int(res.get("gpu", 0) or 0) > 0:
