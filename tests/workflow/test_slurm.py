@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from rulefiles import rules
-from slurm_cluster import CLUSTER_ENV, LocalSlurm, GPU_TYPE, PROFILE, ROOT, gpu_entry, requests_gpu, write_test_profile
+from slurm_cluster import CLUSTER_ENV, GPU_TYPE, PROFILE, ROOT, LocalSlurm, requests_gpu, write_test_profile
 
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 TOY = Path(__file__).with_name("slurm_toy")
