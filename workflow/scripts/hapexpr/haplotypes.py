@@ -171,8 +171,7 @@ class WindowResult:
     counts: dict[str, int]
 
 
-def build_window(window: Window, refseq: str, records: Sequence[Record], n_haps: int, chrom: str = "",
-                 fasta: str = "") -> WindowResult:
+def build_window(window: Window, refseq: str, records: Sequence[Record], n_haps: int) -> WindowResult:
     """All haplotypes of one window: each distinct allele combination built once, identical sequences merged."""
     counts = dict.fromkeys(COUNT_COLUMNS[4:], 0)
     counts["n_variants"] = len(records)

@@ -83,7 +83,8 @@ def _parse_gt_slow(text: str, n_samples: int, where: str) -> tuple[np.ndarray, n
         h1[i] = alleles[0]
         h2[i] = alleles[1] if len(alleles) > 1 else alleles[0]
         if len(alleles) > 2:
-            raise VCFError(f"{where}: GT {gt!r} has ploidy {len(alleles)}; only haploid and diploid calls are supported")
+            raise VCFError(f"{where}: GT {gt!r} has ploidy {len(alleles)}; only haploid and diploid calls are "
+                           f"supported")
     return h1, h2, phased
 
 
@@ -241,7 +242,8 @@ class VcfReader:
                     f"results/individuals.tsv (in_vcf) and the VCF disagree: rerun the individuals rule."
                 )
         self._columns = np.array([samples.index(s) for s in self.individuals], dtype=np.int64)
-        self._all_samples = len(self._columns) == len(samples) and bool(np.all(self._columns == np.arange(len(samples))))
+        identity = np.arange(len(samples))
+        self._all_samples = len(self._columns) == len(samples) and bool(np.all(self._columns == identity))
         self._seqnames = list(self._vcf.seqnames)
         self._n_samples = len(samples)
         self._tabix = None
@@ -294,7 +296,9 @@ class VcfReader:
         except VCFError:
             raise
         except (OSError, ValueError) as err:
-            raise VCFError(f"{self.path}: reading {region} failed ({err}); the file may be truncated or corrupt") from err
+            raise VCFError(
+                f"{self.path}: reading {region} failed ({err}); the file may be truncated or corrupt"
+            ) from err
 
     def _genotypes(self, fields: list[str], chrom: str, pos: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Allele index of haplotypes 1 and 2 (-1 missing) and the phase flag, for the chosen individuals."""
