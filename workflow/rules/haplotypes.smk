@@ -16,7 +16,7 @@ rule haplotypes:
         "results/runtime/haplotypes/{chrom}.tsv"
     conda:
         "../envs/genomics.yaml"
-    threads: 1
+    threads: 2
     resources:
         mem_mb=cfg("haplotypes", "mem_mb", default=8000),
         runtime=240,
