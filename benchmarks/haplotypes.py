@@ -92,7 +92,8 @@ def simulate(out: Path, n_individuals: int, length: int, n_genes: int, seed: int
     pysam.tabix_index(str(out / "sim.vcf.gz"), preset="vcf", force=True)
     os.unlink(out / "sim.vcf")
     tss = np.sort(rng.choice(np.arange(200_000, length - 200_000), n_genes, replace=False))
-    genes = pd.DataFrame({"gene_id": [f"G{i:04d}" for i in range(n_genes)], "gene_name": "g", "biotype": "protein_coding",
+    genes = pd.DataFrame({"gene_id": [f"G{i:04d}" for i in range(n_genes)], "gene_name": "g",
+                          "biotype": "protein_coding",
                           "chrom": chrom, "tss": tss, "strand": rng.choice(["+", "-"], n_genes), "split": "train",
                           "y_cross_gene": 0.0})
     genes.to_csv(out / "genes.tsv", sep="\t", index=False)

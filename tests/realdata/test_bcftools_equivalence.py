@@ -57,7 +57,8 @@ def check_dataset(tmp_path: Path, vcf: Path, fasta: Path, genes: pd.DataFrame, c
                          out / f"{chrom}.map.parquet", out / f"{chrom}.counts.tsv")
     assert len(counts) == len(genes)
     n, mismatches = compare_with_bcftools(out, chrom, str(vcf), str(fasta), genes, window)
-    assert not mismatches, f"{len(mismatches)} of {n} haplotype windows differ from bcftools:\n" + "\n".join(mismatches[:10])
+    shown = "\n".join(mismatches[:10])
+    assert not mismatches, f"{len(mismatches)} of {n} haplotype windows differ from bcftools:\n{shown}"
     assert n == len(genes) * len(samples) * 2
     return int(counts["applied"].sum())
 

@@ -178,8 +178,10 @@ def test_small_chunks_give_the_same_store(tmp_path):
     ref, records = random_case(3, length=400, n_samples=5)
     samples = [f"S{i}" for i in range(5)]
     genes = genes_table("chr1", [(f"G{i}", 30 + 40 * i, "+-"[i % 2]) for i in range(9)])
-    a = _store(tmp_path / "a", ref, records, genes, samples, 60, one_based=True) if (tmp_path / "a").mkdir() is None else None
-    b = _store(tmp_path / "b", ref, records, genes, samples, 60, one_based=True, chunk_genes=1) if (tmp_path / "b").mkdir() is None else None
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = _store(tmp_path / "a", ref, records, genes, samples, 60, one_based=True)
+    b = _store(tmp_path / "b", ref, records, genes, samples, 60, one_based=True, chunk_genes=1)
     sa, ma = read_store(a[1], "chr1")
     sb, mb = read_store(b[1], "chr1")
     pd.testing.assert_frame_equal(sa, sb)

@@ -44,7 +44,8 @@ def test_vcf_without_index_is_an_error_that_says_how_to_make_one(tmp_path):
 def test_unsorted_vcf_cannot_be_indexed_and_the_error_says_sort(tmp_path):
     plain = tmp_path / "u.vcf"
     plain.write_text(
-        "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=1000>\n##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
+        "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=1000>\n"
+        "##FORMAT=<ID=GT,Number=1,Type=String,Description=\"GT\">\n"
         "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\n"
         "chr1\t50\t.\tA\tG\t.\t.\t.\tGT\t0|1\nchr1\t20\t.\tA\tG\t.\t.\t.\tGT\t0|1\n"
     )

@@ -16,7 +16,7 @@ rule haplotypes:
         "results/runtime/haplotypes/{chrom}.tsv"
     conda:
         "../envs/genomics.yaml"
-    threads: 1
+    threads: 2
     resources:
         mem_mb=cfg("haplotypes", "mem_mb", default=8000),
         runtime=240,
@@ -41,6 +41,8 @@ rule export_fasta:
         "logs/export_fasta/{chrom}/{gene}.log",
     benchmark:
         "results/runtime/export_fasta/{chrom}/{gene}.tsv"
+    wildcard_constraints:
+        gene="[A-Za-z0-9][A-Za-z0-9._-]*",
     conda:
         "../envs/genomics.yaml"
     threads: 1

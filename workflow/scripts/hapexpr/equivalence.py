@@ -48,7 +48,9 @@ def write_region_fasta(reference: Reference, fasta_chrom: str, vcf_chrom: str, w
     return pads
 
 
-def bcftools_consensus(vcf: str, region_fasta: str, sample: str, haplotype: int, bcftools: str = "bcftools") -> list[str]:
+def bcftools_consensus(
+    vcf: str, region_fasta: str, sample: str, haplotype: int, bcftools: str = "bcftools"
+) -> list[str]:
     """Sequences of every region of `region_fasta` with `sample`'s haplotype (1|2) applied by bcftools."""
     proc = subprocess.run(
         [bcftools, "consensus", "-s", sample, "-H", f"{haplotype}pIu", "-f", region_fasta, vcf],

@@ -20,6 +20,7 @@ The store (Parquet, see README "Haplotype store") holds the unique sequences, th
 import bisect
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -171,8 +172,7 @@ class WindowResult:
     counts: dict[str, int]
 
 
-def build_window(window: Window, refseq: str, records: Sequence[Record], n_haps: int, chrom: str = "",
-                 fasta: str = "") -> WindowResult:
+def build_window(window: Window, refseq: str, records: Sequence[Record], n_haps: int) -> WindowResult:
     """All haplotypes of one window: each distinct allele combination built once, identical sequences merged."""
     counts = dict.fromkeys(COUNT_COLUMNS[4:], 0)
     counts["n_variants"] = len(records)
@@ -295,6 +295,8 @@ class StoreWriter:
         self._map_genes: list[str] = []
         self._map_ids: list[np.ndarray] = []
         self.pending_bytes = 0
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+        self._pending = None
 
     def open(self, seq_tmp, map_tmp) -> None:
         # no dictionary or min/max statistics for the sequence column: hashing 100-kb strings costs, gains nothing
@@ -313,19 +315,21 @@ class StoreWriter:
         self._map_ids.append(result.hap_ids)
 
     def flush(self) -> None:
+        """Turn the pending rows into Arrow tables and hand them to the writer thread: compression (which
+        releases the GIL) of one chunk overlaps the building of the next; at most one chunk waits."""
+        tables = []
         if self._seq_rows["gene_id"]:
             rows = self._seq_rows
-            table = pa.Table.from_arrays(
+            tables.append((self._seq_writer, pa.Table.from_arrays(
                 [pa.array(rows["gene_id"], pa.string()), pa.array(rows["hap_id"], pa.int32()),
                  _large_strings(rows["sequence"]), pa.array(rows["tss_offset"], pa.int64())],
                 schema=SEQUENCE_SCHEMA,
-            )
-            self._seq_writer.write_table(table)
+            )))
             for column in self._seq_rows.values():
                 column.clear()
         if self._map_genes:
             n = len(self._haplotype)
-            table = pa.Table.from_arrays(
+            tables.append((self._map_writer, pa.Table.from_arrays(
                 [
                     pa.array(np.repeat(np.asarray(self._map_genes, dtype=object), n), pa.string()),
                     pa.concat_arrays([self._individuals] * len(self._map_genes)),
@@ -333,16 +337,27 @@ class StoreWriter:
                     pa.array(np.concatenate(self._map_ids).astype(np.int32), pa.int32()),
                 ],
                 schema=MAP_SCHEMA,
-            )
-            self._map_writer.write_table(table)
+            )))
             self._map_genes.clear()
             self._map_ids.clear()
         self.pending_bytes = 0
+        self._wait()
+        if tables:
+            self._pending = self._pool.submit(lambda: [w.write_table(t) for w, t in tables])
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            self._pending.result()  # re-raises a write error here
+            self._pending = None
 
     def close(self) -> None:
-        self.flush()
-        self._seq_writer.close()
-        self._map_writer.close()
+        try:
+            self.flush()
+            self._wait()
+        finally:
+            self._pool.shutdown(wait=True)
+            self._seq_writer.close()
+            self._map_writer.close()
 
 
 def build_store(
@@ -378,23 +393,25 @@ def build_store(
     rows = []
     with atomic_path(sequences_path) as seq_tmp, atomic_path(map_path) as map_tmp:
         writer.open(seq_tmp, map_tmp)
-        in_chunk = 0
-        for i, (w, records) in enumerate(iter_window_records(reader, vcf_chrom, windows)):
-            first = min([w.start] + [r.pos for r in records])
-            last = max([w.end] + [r.end for r in records])
-            span = reference.fetch(fasta_chrom, first, last)
-            for r in records:
-                if span[r.pos - first : r.end - first].upper() != r.ref.upper():
-                    check_ref_alleles([r], reference, fasta_chrom, str(vcf))
-            result = build_window(w, span[w.start - first : w.end - first], records, n_haps)
-            writer.add(result)
-            rows.append({"gene_id": w.gene_id, "chrom": chrom, "start": w.start, "end": w.end, **result.counts})
-            in_chunk += 1
-            if in_chunk >= chunk_genes or writer.pending_bytes >= chunk_bytes:
-                writer.flush()
-                in_chunk = 0
-                log.info("%s: %d/%d genes", chrom, i + 1, len(windows))
-        writer.close()
+        try:
+            in_chunk = 0
+            for i, (w, records) in enumerate(iter_window_records(reader, vcf_chrom, windows)):
+                first = min([w.start] + [r.pos for r in records])
+                last = max([w.end] + [r.end for r in records])
+                span = reference.fetch(fasta_chrom, first, last)
+                for r in records:
+                    if span[r.pos - first : r.end - first].upper() != r.ref.upper():
+                        check_ref_alleles([r], reference, fasta_chrom, str(vcf))
+                result = build_window(w, span[w.start - first : w.end - first], records, n_haps)
+                writer.add(result)
+                rows.append({"gene_id": w.gene_id, "chrom": chrom, "start": w.start, "end": w.end, **result.counts})
+                in_chunk += 1
+                if in_chunk >= chunk_genes or writer.pending_bytes >= chunk_bytes:
+                    writer.flush()
+                    in_chunk = 0
+                    log.info("%s: %d/%d genes", chrom, i + 1, len(windows))
+        finally:
+            writer.close()  # also on error: the writer thread is joined before the temporary files go
         counts = pd.DataFrame(rows, columns=COUNT_COLUMNS)
         write_tsv(counts, counts_path)
     reference.close()
