@@ -59,21 +59,24 @@ _KMER_BATCH = 64  # k-mers counted in one pass
 def dexter_bins(length: int, align: int, n_bins: int = 13) -> list[tuple[int, int]]:
     """DExTER's bins of a window of `length` bp aligned at index `align`: inclusive (start, end) relative to it.
 
-    Widths grow as cubes away from the alignment point; the smallest cube start that gives at most `n_bins` bins
-    (counting, as the original does, a right-hand bin that ends up empty) is used.
+    Bin i on either side of the TSS bin is (k0 + i)^3 bp, the last one cut at the window's end; k0 = 1, 2, ...
+    is the first whose bin count is at most `n_bins`. The count is the original's: both sides grow in step until
+    both are covered, and a side that overshot its end keeps counting (empty) bins until then, while a side that
+    ended exactly stops; empty bins are then dropped, so there can be fewer than `n_bins`.
     """
     if n_bins < 1 or n_bins % 2 == 0:
         raise ValueError(f"n_bins must be a positive odd number (the TSS is the middle bin), got {n_bins}")
     if not 0 <= align < length:
         raise ValueError(f"alignment index {align} is outside a window of {length} bp")
     left_size, right_size = align, length - align
-    right_limit = length - align - 1
-    k0 = 1
+    k0 = 0
     while True:
         k0 += 1
-        left = _side_sizes(left_size, k0)
-        right = _side_sizes(right_size, k0)
-        if len(left) + len(right) + 1 <= n_bins or (len(left) <= 1 and len(right) <= 1):
+        left, left_exact = _side_sizes(left_size, k0)
+        right, right_exact = _side_sizes(right_size, k0)
+        steps = max(len(left), len(right))
+        counted = sum(len(side) if exact else steps for side, exact in ((left, left_exact), (right, right_exact)))
+        if counted + 1 <= n_bins or steps <= 1:
             break
     bins = []
     edge = 0
@@ -84,21 +87,21 @@ def dexter_bins(length: int, align: int, n_bins: int = 13) -> list[tuple[int, in
     bins.append((0, 0))
     edge = 0
     for size in right:  # going right: (edge, edge + size) becomes [edge + 1, edge + size], cut at the window end
-        start, end = edge + 1, min(edge + size, right_limit)
+        start, end = edge + 1, min(edge + size, length - align - 1)
         if start <= end:
             bins.append((start, end))
         edge += size
     return bins
 
 
-def _side_sizes(part: int, k0: int) -> list[int]:
-    """Cube sizes (k0 + 1)^3, (k0 + 2)^3, ... until they cover `part` bp (the original's remaining counter)."""
+def _side_sizes(part: int, k0: int) -> tuple[list[int], bool]:
+    """Cube sizes (k0 + 1)^3, (k0 + 2)^3, ... until they cover `part` bp, and whether they end exactly on it."""
     sizes, k, covered = [], k0, 0
     while covered < part:
         k += 1
         sizes.append(k**3)
         covered += k**3
-    return sizes
+    return sizes, covered == part
 
 
 def lattice_cells(n_bins: int) -> list[tuple[int, int]]:
