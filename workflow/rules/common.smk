@@ -71,4 +71,29 @@ def final_outputs():
     return [
         "results/genes/genes.tsv",
         "results/individuals.tsv",
+        *dexter_outputs(),
     ]
+
+
+# --- Models: DExTER ---
+def dexter_outputs():
+    """DExTER's predictions and domain table, when models.dexter.enabled."""
+    if not cfg("models", "dexter", "enabled", default=False):
+        return []
+    return ["results/predictions/dexter.parquet", "results/models/dexter/domains.tsv"]
+
+
+def dexter_params():
+    """The models.dexter config section as DExTER constructor arguments."""
+    props = cfg("models", "dexter", default={}) or {}
+    names = {
+        "bins": "n_bins",
+        "correlation_increase": "correlation_increase",
+        "correlation_increase_ratio": "correlation_increase_ratio",
+        "correlation_min": "correlation_min",
+        "max_k": "max_k",
+        "count_last_start": "count_last_start",
+        "lasso_folds": "cv",
+        "lasso_max_iter": "max_iter",
+    }
+    return {arg: props[key] for key, arg in names.items() if key in props}

@@ -28,11 +28,14 @@ lasso modules), not copied from it:
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -463,3 +466,128 @@ class DExTER(RegressorMixin, BaseEstimator):
                     new.append(_extension(d.kmer + letter, rank, index, key))
                     new.append(_extension(letter + d.kmer, rank, index, key))
         return True, new
+
+
+# ---------------------------------------------------------------------------------------- persistence and protocols
+PREDICTION_COLUMNS = ["gene_id", "individual", "protocol", "y_true", "y_pred", "split", "status"]  # HELPERS.md contract
+
+
+def save_pretrained(model: DExTER, directory: str | os.PathLike) -> None:
+    """config.json (parameters, bins, domains) and model.safetensors (scaler and LASSO arrays) in `directory`."""
+    from safetensors.numpy import save_file
+
+    from hapexpr.io import atomic_path
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    scaler, lasso = model.lasso_[0], model.lasso_[-1]
+    arrays = {"mean": scaler.mean_, "scale": scaler.scale_, "coef": lasso.coef_,
+              "intercept": np.array([lasso.intercept_]), "alpha": np.array([lasso.alpha_])}
+    config = {"model": "DExTER", "params": model.get_params(), "window_length": model.window_length_,
+              "alignment_index": model.alignment_index_, "bins": model.bins_,
+              "domains": model.domains_.drop(columns="coef").to_dict("records")}
+    with atomic_path(directory / "model.safetensors") as tmp:
+        save_file({k: np.ascontiguousarray(v, dtype=np.float64) for k, v in arrays.items()}, str(tmp))
+    with atomic_path(directory / "config.json") as tmp:
+        tmp.write_text(json.dumps(config, indent=1, default=int))
+
+
+def from_pretrained(directory: str | os.PathLike) -> DExTER:
+    """A fitted DExTER (for predict) from `save_pretrained`'s directory."""
+    from safetensors.numpy import load_file
+
+    directory = Path(directory)
+    config = json.loads((directory / "config.json").read_text())
+    arrays = load_file(str(directory / "model.safetensors"))
+    model = DExTER(**config["params"])
+    model.window_length_, model.alignment_index_ = config["window_length"], config["alignment_index"]
+    model.bins_ = [tuple(b) for b in config["bins"]]
+    model._edges = np.array([(s + model.alignment_index_, e + model.alignment_index_) for s, e in model.bins_])
+    model.domains_ = pd.DataFrame(config["domains"], columns=["kmer", "start_bin", "end_bin", "start", "end", "correlation"])
+    model.domains_["coef"] = arrays["coef"]
+    scaler = StandardScaler()
+    scaler.mean_, scaler.scale_ = arrays["mean"], arrays["scale"]
+    scaler.var_, scaler.n_features_in_ = arrays["scale"] ** 2, len(arrays["mean"])
+    lasso = LassoCV(cv=model.cv)
+    lasso.coef_, lasso.intercept_, lasso.alpha_ = arrays["coef"], float(arrays["intercept"][0]), float(arrays["alpha"][0])
+    lasso.n_features_in_ = len(arrays["coef"])
+    model.lasso_ = make_pipeline(scaler, lasso)
+    return model
+
+
+def domains_table(model: DExTER) -> pd.DataFrame:
+    """The domains as a human-facing table, strongest correlation first."""
+    return model.domains_.sort_values(["correlation", "kmer"], ascending=[False, True]).reset_index(drop=True)
+
+
+def train_dexter(params: dict, genes: pd.DataFrame, sequence_paths: Sequence[str], window: int) -> DExTER:
+    """The train rule: DExTER fitted on the reference windows (hap_id 0) of the `train` genes, target y_cross_gene."""
+    from hapexpr.haplotypes import fixed_windows
+
+    train = genes[(genes["split"] == "train") & np.isfinite(genes["y_cross_gene"].astype(float))]
+    dropped = int((genes["split"] == "train").sum()) - len(train)
+    if dropped:
+        log.warning("%d training genes without a finite y_cross_gene are left out", dropped)
+    parts = []
+    for path in sequence_paths:
+        seqs = pd.read_parquet(path, filters=[("hap_id", "==", 0)])
+        seqs = seqs[seqs["gene_id"].isin(train["gene_id"])]
+        if len(seqs):
+            parts.append(fixed_windows(seqs, genes, window))
+    windows = pd.concat(parts, ignore_index=True).set_index("gene_id")["window"] if parts else pd.Series(dtype=str)
+    missing = sorted(set(train["gene_id"]) - set(windows.index))
+    if missing:
+        raise ValueError(f"{len(missing)} training genes have no reference window (hap_id 0) in "
+                         f"results/haplotypes, e.g. {missing[:5]}; rebuild the haplotypes stage")
+    log.info("DExTER: training on %d genes, windows of %d bp", len(train), window)
+    model = DExTER(**params)
+    return model.fit(windows.loc[train["gene_id"]].tolist(), train["y_cross_gene"].to_numpy(float))
+
+
+def predict_chromosome(model: DExTER, genes: pd.DataFrame, sequences_path: str, map_path: str,
+                       expression: pd.DataFrame, individuals: pd.DataFrame, window: int,
+                       batch_genes: int = 200) -> pd.DataFrame:
+    """cross_gene rows (reference window of each gene) and cross_individual rows (mean of an individual's two
+    haplotype predictions, each unique haplotype window predicted once) for the genes of one chromosome."""
+    from hapexpr.haplotypes import fixed_windows
+
+    sequences = pd.read_parquet(sequences_path)
+    sequences = sequences[sequences["gene_id"].isin(genes["gene_id"])]
+    if sequences.empty:
+        log.warning("%s: no genes of the gene table", sequences_path)
+        return pd.DataFrame(columns=PREDICTION_COLUMNS)
+    preds = []
+    ids = sequences["gene_id"].unique()
+    for lo in range(0, len(ids), batch_genes):
+        part = sequences[sequences["gene_id"].isin(ids[lo : lo + batch_genes])]
+        win = fixed_windows(part, genes, window)
+        preds.append(win[["gene_id", "hap_id"]].assign(y_hap=model.predict(win["window"].tolist())))
+    hap_pred = pd.concat(preds, ignore_index=True)
+    ref = genes.merge(hap_pred[hap_pred["hap_id"] == 0], on="gene_id", how="inner")
+    y_true = ref["y_cross_gene"].to_numpy(float)
+    status = np.where(np.isfinite(y_true), "ok", "skipped: NaN target")
+    cross_gene = pd.DataFrame({"gene_id": ref["gene_id"], "individual": "reference", "protocol": "cross_gene",
+                               "y_true": y_true, "y_pred": np.where(status == "ok", ref["y_hap"], np.nan),
+                               "split": ref["split"], "status": status})
+    hap_map = pd.read_parquet(map_path, columns=["gene_id", "individual", "haplotype", "hap_id"])
+    per_hap = hap_map.merge(hap_pred, on=["gene_id", "hap_id"], how="inner")
+    diploid = per_hap.groupby(["gene_id", "individual"])["y_hap"].agg(["mean", "size"])
+    if (diploid["size"] != 2).any():
+        raise ValueError(f"{map_path}: individuals without exactly two haplotypes, e.g. "
+                         f"{diploid[diploid['size'] != 2].index[:3].tolist()}; rebuild the haplotypes stage")
+    people = individuals.loc[individuals["split"].isin(["train", "valid", "test"]), ["individual", "split"]]
+    long = expression[expression["gene_id"].isin(ids)].melt(id_vars="gene_id", var_name="individual",
+                                                            value_name="y_true").merge(people, on="individual")
+    out = long.merge(diploid["mean"].rename("y_pred").reset_index(), on=["gene_id", "individual"], how="left")
+    out["status"] = np.where(out["y_pred"].isna(), "skipped: no haplotypes",
+                             np.where(out["y_true"].isna(), "skipped: NaN target", "ok"))
+    out.loc[out["status"] != "ok", "y_pred"] = np.nan
+    out["protocol"] = "cross_individual"
+    return pd.concat([cross_gene, out[PREDICTION_COLUMNS]], ignore_index=True)[PREDICTION_COLUMNS]
+
+
+def gather_predictions(paths: Sequence[str]) -> pd.DataFrame:
+    """Per-chromosome prediction tables, concatenated in the contract's column order."""
+    tables = [pd.read_parquet(p) for p in paths]
+    return pd.concat([t for t in tables if len(t)] or [pd.DataFrame(columns=PREDICTION_COLUMNS)],
+                     ignore_index=True)[PREDICTION_COLUMNS]
