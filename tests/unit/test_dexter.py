@@ -253,3 +253,21 @@ def test_domains_table_and_errors(planted):
         DExTER(n_bins=7).fit(seqs[:50], np.r_[y[:49], np.nan])
     with pytest.raises(ValueError, match="one length"):
         DExTER(n_bins=7).fit(seqs[:49] + [seqs[49][:-1]], y[:50])
+
+
+def test_saved_model_predicts_the_same(planted, tmp_path):
+    from hapexpr.dexter import from_pretrained, save_pretrained
+
+    seqs, y = planted
+    m = DExTER(n_bins=7, max_k=4).fit(seqs[:300], y[:300])
+    save_pretrained(m, tmp_path / "dexter")
+    loaded = from_pretrained(tmp_path / "dexter")
+    np.testing.assert_allclose(loaded.predict(seqs[300:340]), m.predict(seqs[300:340]), rtol=1e-12)
+    assert loaded.domains_[["kmer", "start", "end"]].equals(m.domains_[["kmer", "start", "end"]])
+
+
+def test_original_lasso_solver_gives_a_similar_model(planted):
+    seqs, y = planted
+    lars = DExTER(n_bins=7, max_k=4).fit(seqs[:400], y[:400]).predict(seqs[400:])
+    cd = DExTER(n_bins=7, max_k=4, lasso_solver="cd").fit(seqs[:400], y[:400]).predict(seqs[400:])
+    assert np.corrcoef(lars, cd)[0, 1] > 0.98

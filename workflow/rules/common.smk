@@ -94,6 +94,7 @@ def dexter_params():
         "max_k": "max_k",
         "count_last_start": "count_last_start",
         "lasso_folds": "cv",
+        "lasso_solver": "lasso_solver",
         "lasso_max_iter": "max_iter",
     }
     return {arg: props[key] for key, arg in names.items() if key in props}

@@ -23,7 +23,12 @@ lasso modules), not copied from it:
   processed shortest k-mer first, first in first out, with the original's bookkeeping, so the same domains come
   out.
 * Model: frequency of a domain = occurrences in the region / region length (clipped to [0, 1]); standardised,
-  then LassoCV (10 folds, unshuffled, as the original).
+  then a LASSO whose penalty is chosen by 10-fold CV (unshuffled folds, as the original). The original uses
+  scikit-learn's LassoCV (coordinate descent on a grid of 100 penalties), which takes tens of minutes at 15,000
+  genes with DExTER's nested, strongly correlated domains; the default here, `lasso_solver="lars"`, computes the
+  same LASSO path exactly with LARS (LassoLarsCV) and picks the penalty among its breakpoints by the same CV
+  (on 4,000 simulated genes: same number of non-zero coefficients, held-out r 0.4987 vs 0.4988, 2 s vs 142 s).
+  `lasso_solver="cd"` runs the original's LassoCV.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.linear_model import LassoCV
+from sklearn.linear_model import LassoCV, LassoLarsCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -261,13 +266,20 @@ def _extension(kmer: str, rank: int, index: int, parent: tuple[str, int, int]) -
 
 
 # ------------------------------------------------------------------------------------------------------- model
+def _make_lasso(solver: str, cv: int, max_iter: int, n_jobs: int | None):
+    if solver == "lars":
+        return LassoLarsCV(cv=cv, max_iter=min(max_iter, 100_000), n_jobs=n_jobs)
+    return LassoCV(cv=cv, max_iter=max_iter, n_jobs=n_jobs)
+
+
 class DExTER(RegressorMixin, BaseEstimator):
     """DExTER: k-mer/region domains correlated with expression, then LASSO on their frequencies.
 
     Parameters (defaults are DExTER's): `n_bins` 13; `correlation_increase` 0.01 (absolute gain over parent and
     controls); `correlation_increase_ratio` 0.10 (gain relative to them); `correlation_min` 0 (a kept domain
     below it is not expanded); `max_k` None (no limit on k-mer length); `count_last_start` False (the original
-    never counts an occurrence starting at L - k); `cv` 10 LassoCV folds; `alignment_index` None means W // 2.
+    never counts an occurrence starting at L - k); `cv` 10 folds; `lasso_solver` "lars" (exact LASSO path,
+    LassoLarsCV) or "cd" (the original's LassoCV, slow at scale); `alignment_index` None means W // 2.
     """
 
     def __init__(
@@ -280,6 +292,7 @@ class DExTER(RegressorMixin, BaseEstimator):
         count_last_start: bool = False,
         cv: int = 10,
         max_iter: int = 1_000_000,
+        lasso_solver: str = "lars",
         alignment_index: int | None = None,
         n_jobs: int | None = None,
     ):
@@ -291,6 +304,7 @@ class DExTER(RegressorMixin, BaseEstimator):
         self.count_last_start = count_last_start
         self.cv = cv
         self.max_iter = max_iter
+        self.lasso_solver = lasso_solver
         self.alignment_index = alignment_index
         self.n_jobs = n_jobs
 
@@ -305,13 +319,16 @@ class DExTER(RegressorMixin, BaseEstimator):
             raise ValueError(f"{int(np.isnan(y).sum())} target values are NaN; drop those genes before fitting")
         if codes.shape[0] < max(self.cv, 3):
             raise ValueError(f"DExTER needs at least {max(self.cv, 3)} training genes (cv={self.cv}), got {codes.shape[0]}")
+        if self.lasso_solver not in ("lars", "cd"):
+            raise ValueError(f"lasso_solver must be 'lars' or 'cd', got {self.lasso_solver!r}")
         self.search(codes, y)
         X = self.domain_frequencies(codes)
-        lasso = LassoCV(cv=self.cv, max_iter=self.max_iter, n_jobs=self.n_jobs)
+        lasso = _make_lasso(self.lasso_solver, self.cv, self.max_iter, self.n_jobs)
         self.lasso_: Pipeline = make_pipeline(StandardScaler(), lasso)
         t0 = time.perf_counter()
         self.lasso_.fit(X, y)
-        log.info("LassoCV on %d domains x %d genes: alpha %.4g, %d non-zero, %.1f s", X.shape[1], X.shape[0],
+        log.info("LASSO (%s, %d-fold CV) on %d domains x %d genes: alpha %.4g, %d non-zero, %.1f s", self.lasso_solver, self.cv,
+                 X.shape[1], X.shape[0],
                  lasso.alpha_, int((lasso.coef_ != 0).sum()), time.perf_counter() - t0)
         self.domains_["coef"] = lasso.coef_
         return self
@@ -508,7 +525,7 @@ def from_pretrained(directory: str | os.PathLike) -> DExTER:
     scaler = StandardScaler()
     scaler.mean_, scaler.scale_ = arrays["mean"], arrays["scale"]
     scaler.var_, scaler.n_features_in_ = arrays["scale"] ** 2, len(arrays["mean"])
-    lasso = LassoCV(cv=model.cv)
+    lasso = _make_lasso(model.lasso_solver, model.cv, model.max_iter, None)
     lasso.coef_, lasso.intercept_, lasso.alpha_ = arrays["coef"], float(arrays["intercept"][0]), float(arrays["alpha"][0])
     lasso.n_features_in_ = len(arrays["coef"])
     model.lasso_ = make_pipeline(scaler, lasso)
