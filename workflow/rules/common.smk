@@ -89,7 +89,7 @@ def final_outputs():
         ]
     if "elastic_net" in prediction_names():
         targets += ["results/models/elastic_net/weights.tsv", "results/models/elastic_net/genes.tsv"]
-    return targets
+    return targets + dexter_outputs()
 
 
 # Download stage (real runs): fetch settings and the URL/checksum of each VCF.
@@ -158,3 +158,27 @@ def sequence_model_inputs(wildcards):
         "expression": "results/expression/expression.parquet",
         "individuals": "results/individuals.tsv",
     }
+
+# --- Models: DExTER ---
+def dexter_outputs():
+    """DExTER's predictions and domain table, when models.dexter.enabled."""
+    if not cfg("models", "dexter", "enabled", default=False):
+        return []
+    return ["results/predictions/dexter.parquet", "results/models/dexter/domains.tsv"]
+
+
+def dexter_params():
+    """The models.dexter config section as DExTER constructor arguments."""
+    props = cfg("models", "dexter", default={}) or {}
+    names = {
+        "bins": "n_bins",
+        "correlation_increase": "correlation_increase",
+        "correlation_increase_ratio": "correlation_increase_ratio",
+        "correlation_min": "correlation_min",
+        "max_k": "max_k",
+        "count_last_start": "count_last_start",
+        "lasso_folds": "cv",
+        "lasso_solver": "lasso_solver",
+        "lasso_max_iter": "max_iter",
+    }
+    return {arg: props[key] for key, arg in names.items() if key in props}

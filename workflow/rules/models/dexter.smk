@@ -1,0 +1,75 @@
+# dexter: DExTER (Menichelli et al. 2021) re-implemented (hapexpr.dexter): domain search and LassoCV on the
+# reference windows of the training genes; applied to every unique haplotype window, one job per chromosome.
+
+
+rule train_dexter:
+    input:
+        genes="results/genes/genes.tsv",
+        sequences=expand(
+            "results/haplotypes/{chrom}.sequences.parquet", chrom=CHROMOSOMES
+        ),
+    output:
+        weights="results/models/dexter/model.safetensors",
+        config="results/models/dexter/config.json",
+        domains="results/models/dexter/domains.tsv",
+    log:
+        "logs/train_dexter.log",
+    benchmark:
+        "results/runtime/train_dexter.tsv"
+    conda:
+        "../../envs/dexter.yaml"
+    threads: 2
+    resources:
+        mem_mb=16000,
+        runtime=120,
+    params:
+        model=dexter_params(),
+        window=config["window"]["length"],
+    script:
+        "../../scripts/train_dexter.py"
+
+
+rule predict_dexter:
+    input:
+        sequences="results/haplotypes/{chrom}.sequences.parquet",
+        map="results/haplotypes/{chrom}.map.parquet",
+        genes="results/genes/genes.tsv",
+        expression="results/expression/expression.parquet",
+        individuals="results/individuals.tsv",
+        weights="results/models/dexter/model.safetensors",
+        config="results/models/dexter/config.json",
+    output:
+        "results/predictions/dexter/{chrom}.parquet",
+    log:
+        "logs/predict_dexter/{chrom}.log",
+    benchmark:
+        "results/runtime/predict_dexter/{chrom}.tsv"
+    conda:
+        "../../envs/dexter.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        window=config["window"]["length"],
+    script:
+        "../../scripts/predict_dexter.py"
+
+
+rule gather_dexter:
+    input:
+        expand("results/predictions/dexter/{chrom}.parquet", chrom=CHROMOSOMES),
+    output:
+        "results/predictions/dexter.parquet",
+    log:
+        "logs/gather_dexter.log",
+    benchmark:
+        "results/runtime/gather_dexter.tsv"
+    conda:
+        "../../envs/dexter.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=20,
+    script:
+        "../../scripts/gather_dexter.py"
