@@ -11,6 +11,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/genes.smk"
+include: "workflow/rules/models/gta.smk"
 
 
 rule all:

@@ -706,11 +706,13 @@ def load_weights(model: GTAModel, path: str | os.PathLike) -> None:
 
 
 def load_haplotypes(sequence_paths: Sequence[str], map_paths: Sequence[str], genes: pd.DataFrame,
-                    window_length: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Fixed-length windows (gene_id, hap_id, window) of every unique haplotype, and the individual map."""
+                    window_length: int, reference_only: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fixed-length windows (gene_id, hap_id, window) of every unique haplotype (or only of the reference windows,
+    hap_id 0), and the individual map, from the haplotype store (hapexpr.haplotypes.fixed_windows)."""
     from hapexpr.haplotypes import fixed_windows
 
-    windows = [fixed_windows(pd.read_parquet(p), genes, window_length) for p in sequence_paths]
+    filters = [("hap_id", "==", 0)] if reference_only else None
+    windows = [fixed_windows(pd.read_parquet(p, filters=filters), genes, window_length) for p in sequence_paths]
     maps = [pd.read_parquet(p, columns=["gene_id", "individual", "haplotype", "hap_id"]) for p in map_paths]
     return (pd.concat(windows, ignore_index=True) if windows else pd.DataFrame(columns=["gene_id", "hap_id", "window"]),
             pd.concat(maps, ignore_index=True) if maps else pd.DataFrame(columns=["gene_id", "individual",
