@@ -1,3 +1,4 @@
+import os
 import re
 
 from snakemake.exceptions import WorkflowError
@@ -89,7 +90,7 @@ def final_outputs():
         ]
     if "elastic_net" in prediction_names():
         targets += ["results/models/elastic_net/weights.tsv", "results/models/elastic_net/genes.tsv"]
-    return targets + dexter_outputs()
+    return targets + dexter_outputs() + gta_targets()
 
 
 # Download stage (real runs): fetch settings and the URL/checksum of each VCF.
@@ -182,3 +183,62 @@ def dexter_params():
         "lasso_max_iter": "max_iter",
     }
     return {arg: props[key] for key, arg in names.items() if key in props}
+
+
+# GTA (workflow/rules/models/gta.smk)
+GTA_NAME = "gta(_no_prompt|_shuffled_prompt|_random_lm)?"
+
+
+def gta_names():
+    """The prediction names of GTA: `gta` plus `gta_<variant>` for each configured ablation."""
+    if not cfg("models", "gta", "enabled", default=False):
+        return []
+    return ["gta"] + [f"gta_{v}" for v in cfg("models", "gta", "variants", default=[])]
+
+
+def gta_targets():
+    if not gta_names():
+        return []
+    return expand("results/predictions/{name}.parquet", name=gta_names()) + [
+        "results/models/gta/attribution_by_distance.tsv",
+        "results/models/gta/attribution_by_distance.png",
+    ]
+
+
+def gta_protocols():
+    return cfg("models", "gta", "protocols", default=["cross_gene", "cross_individual"])
+
+
+def gta_llm_dir():
+    """A local Hugging Face directory in config is used as is; anything else is materialised by gta_llm."""
+    llm = str(cfg("models", "gta", "llm", default="smollm2"))
+    if os.path.isfile(os.path.join(llm, "config.json")):
+        return llm
+    return "resources/models/gta_llm"
+
+
+def gta_inputs(wildcards):
+    return {
+        "genes": "results/genes/genes.tsv",
+        "expression": "results/expression/expression.parquet",
+        "individuals": "results/individuals.tsv",
+        "sequences": expand(
+            "results/haplotypes/{chrom}.sequences.parquet", chrom=CHROMOSOMES
+        ),
+        "maps": expand("results/haplotypes/{chrom}.map.parquet", chrom=CHROMOSOMES),
+        "llm": gta_llm_dir(),
+        "annotation": cfg("models", "gta", "annotation", default=None) or [],
+    }
+
+
+def gta_weights(wildcards):
+    return expand(
+        "results/models/gta/{name}/{protocol}/model.safetensors",
+        name=wildcards.get("name", "gta"),
+        protocol=gta_protocols(),
+    )
+
+
+def gta_model_dir(weights):
+    """results/models/gta/<name> from the path of one of its protocol's weights."""
+    return os.path.dirname(os.path.dirname(weights))

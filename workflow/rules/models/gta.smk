@@ -1,0 +1,114 @@
+# GTA (Genetic sequence Token Alignment): DNA segment features aligned to a frozen LLM's token-embedding space,
+# prefixed with a prompt built from the gene's annotation. Library: workflow/scripts/hapexpr/gta.py.
+rule gta_llm:
+    output:
+        directory("resources/models/gta_llm"),
+    log:
+        "logs/gta_llm.log",
+    benchmark:
+        "results/runtime/gta_llm.tsv"
+    localrule: True
+    conda:
+        "../../envs/gta.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        llm=cfg("models", "gta", "llm", default="smollm2"),
+        trust_remote_code=cfg("models", "gta", "trust_remote_code", default=False),
+    script:
+        "../../scripts/gta_llm.py"
+
+
+rule train_gta:
+    input:
+        unpack(gta_inputs),
+    output:
+        expand(
+            "results/models/gta/{{name}}/{protocol}/model.safetensors",
+            protocol=gta_protocols(),
+        ),
+    log:
+        "logs/train_gta/{name}.log",
+    benchmark:
+        "results/runtime/train_gta/{name}.tsv"
+    wildcard_constraints:
+        name=GTA_NAME,
+    conda:
+        "../../envs/gta.yaml"
+    threads: 4
+    resources:
+        mem_mb=16000,
+        runtime=720,
+        gpu=1,
+    params:
+        settings=cfg("models", "gta", default={}),
+        protocols=gta_protocols(),
+        window=config["window"]["length"],
+        seed=config["seed"],
+        outdir=lambda wildcards, output: gta_model_dir(output[0]),
+    script:
+        "../../scripts/train_gta.py"
+
+
+rule predict_gta:
+    input:
+        unpack(gta_inputs),
+        weights=gta_weights,
+    output:
+        "results/predictions/{name}.parquet",
+    log:
+        "logs/predict_gta/{name}.log",
+    benchmark:
+        "results/runtime/predict_gta/{name}.tsv"
+    wildcard_constraints:
+        name=GTA_NAME,
+    conda:
+        "../../envs/gta.yaml"
+    threads: 4
+    resources:
+        mem_mb=16000,
+        runtime=240,
+        gpu=1,
+    params:
+        settings=cfg("models", "gta", default={}),
+        protocols=gta_protocols(),
+        window=config["window"]["length"],
+        seed=config["seed"],
+        model_dir=lambda wildcards, input: gta_model_dir(input.weights[0]),
+    script:
+        "../../scripts/predict_gta.py"
+
+
+rule interpret_gta:
+    input:
+        unpack(gta_inputs),
+        weights="results/models/gta/gta/cross_gene/model.safetensors",
+    output:
+        table="results/models/gta/attributions.tsv",
+        by_distance="results/models/gta/attribution_by_distance.tsv",
+        figure=report(
+            "results/models/gta/attribution_by_distance.png",
+            caption="../../report/gta_attribution.rst",
+            category="GTA",
+        ),
+    log:
+        "logs/interpret_gta.log",
+    benchmark:
+        "results/runtime/interpret_gta.tsv"
+    conda:
+        "../../envs/gta.yaml"
+    threads: 4
+    resources:
+        mem_mb=16000,
+        runtime=240,
+        gpu=1,
+    params:
+        settings=cfg("models", "gta", default={}),
+        window=config["window"]["length"],
+        seed=config["seed"],
+        bin_bp=cfg("models", "gta", "attribution_bin_bp", default=None),
+        model_dir=lambda wildcards, input: gta_model_dir(input.weights),
+    script:
+        "../../scripts/interpret_gta.py"
