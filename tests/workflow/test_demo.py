@@ -9,17 +9,11 @@ import pysam
 import pytest
 from conftest import ROOT, run_snakemake
 
-pytestmark = pytest.mark.slow
-
 DEMO_ARGS = ("--profile", str(ROOT / "profiles" / "default"), "--configfile", str(ROOT / "config" / "demo.yaml"))
 
+pytestmark = pytest.mark.slow
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    """Working directory of one complete demo run on 2 cores."""
-    workdir = tmp_path_factory.mktemp("demo")
-    run_snakemake(workdir, *DEMO_ARGS, "--cores", "2")
-    return workdir
+
 
 
 def _tsv(workdir, path):

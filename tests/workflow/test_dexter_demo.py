@@ -19,15 +19,7 @@ from conftest import ROOT, run_snakemake
 
 pytestmark = pytest.mark.slow
 
-DEMO_ARGS = ("--profile", str(ROOT / "profiles" / "default"), "--configfile", str(ROOT / "config" / "demo.yaml"))
 
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("demo_dexter")
-    run_snakemake(workdir, *DEMO_ARGS, "--cores", "2", "results/predictions/dexter.parquet",
-                  "results/models/dexter/domains.tsv")
-    return workdir
 
 
 def test_planted_motifs_are_found_in_their_bins(demo_run):

@@ -5,16 +5,12 @@ import pandas as pd
 import pytest
 from scipy.stats import pearsonr
 
-from conftest import ROOT, run_snakemake
 
 pytestmark = pytest.mark.slow
 
 
-def test_demo_dnabert2_beats_shuffled_targets_cross_gene(tmp_path):
-    targets = ["results/predictions/dnabert2.parquet", "results/predictions/dnabert2_shuffled.parquet",
-               "results/predictions/dnabert2_frozen.parquet"]
-    run_snakemake(tmp_path, "--profile", str(ROOT / "profiles" / "default"), "--configfile",
-                  str(ROOT / "config" / "demo.yaml"), "--cores", "2", *targets)
+def test_demo_dnabert2_beats_shuffled_targets_cross_gene(demo_run):
+    tmp_path = demo_run
     r = {}
     for name in ("dnabert2", "dnabert2_shuffled"):
         d = pd.read_parquet(tmp_path / f"results/predictions/{name}.parquet")

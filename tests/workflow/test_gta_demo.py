@@ -46,13 +46,12 @@ def cross_gene_spearman(predictions: pd.DataFrame, truth: pd.DataFrame) -> float
 
 
 @pytest.mark.slow
-def test_gta_beats_a_shuffled_target_control_on_the_demo(tmp_path):
-    run_snakemake(tmp_path, "--configfile", str(ROOT / "config" / "demo.yaml"), "--cores", "2",
-                  "results/predictions/gta.parquet", "results/models/gta/attribution_by_distance.png")
+def test_gta_beats_a_shuffled_target_control_on_the_demo(demo_run, tmp_path):
+    control = shuffled_target_control(demo_run, tmp_path / "control")
+    tmp_path = demo_run
     full = pd.read_parquet(tmp_path / "results/predictions/gta.parquet")
     assert set(full["protocol"]) == {"cross_gene", "cross_individual"}
     truth = pd.read_csv(tmp_path / "results/genes/genes.tsv", sep="\t")
-    control = shuffled_target_control(tmp_path, tmp_path / "control")
     rho_full = cross_gene_spearman(full, truth)
     rho_control = cross_gene_spearman(control, truth)
     assert rho_full > rho_control + 0.1, (rho_full, rho_control)

@@ -13,14 +13,13 @@ from hapexpr.haplotypes import fixed_windows, read_store
 pytestmark = pytest.mark.slow
 
 
-def test_demo_haplotypes_equal_bcftools_consensus(tmp_path):
+def test_demo_haplotypes_equal_bcftools_consensus(demo_run):
+    tmp_path = demo_run
     require_tool("bcftools")
     config = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
     window = config["window"]["length"]
     chrom = config["chromosomes"][0]
     targets = [f"results/haplotypes/{chrom}.{kind}" for kind in ("sequences.parquet", "map.parquet", "counts.tsv")]
-    run_snakemake(tmp_path, "--configfile", str(ROOT / "config" / "demo.yaml"), "--replace-workflow-config",
-                  "--cores", "2", *targets)
     genes = pd.read_csv(tmp_path / "results" / "genes" / "genes.tsv", sep="\t", dtype={"gene_id": str})
     counts = pd.read_csv(tmp_path / targets[2], sep="\t")
     assert set(counts["gene_id"]) == set(genes.loc[genes["chrom"] == chrom, "gene_id"])

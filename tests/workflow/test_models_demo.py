@@ -20,16 +20,9 @@ from conftest import ROOT, run_snakemake
 
 pytestmark = pytest.mark.slow
 
-DEMO_ARGS = ("--profile", str(ROOT / "profiles" / "default"), "--configfile", str(ROOT / "config" / "demo.yaml"))
 SEQUENCE_MODELS = ("gc_cpg", "kmer_ridge")
 N_SHUFFLES = 200
 
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("demo_models")
-    run_snakemake(workdir, *DEMO_ARGS, "--cores", "2")
-    return workdir
 
 
 def metric(workdir, name, protocol, which, split="test"):
