@@ -1,3 +1,4 @@
+import json
 import os
 import re
 
@@ -51,11 +52,7 @@ def reference_files():
 
 
 def expression_format():
-    return (
-        "geuvadis"
-        if DEMO
-        else cfg("sources", "expression", "format", default="geuvadis")
-    )
+    return "geuvadis" if DEMO else cfg("sources", "expression", "format", default="geuvadis")
 
 
 def populations_input():
@@ -64,11 +61,7 @@ def populations_input():
 
 
 def populations_format():
-    return (
-        "two_column"
-        if DEMO
-        else cfg("sources", "populations", "format", default="two_column")
-    )
+    return "two_column" if DEMO else cfg("sources", "populations", "format", default="two_column")
 
 
 def gtex_input():
@@ -160,6 +153,7 @@ def sequence_model_inputs(wildcards):
         "individuals": "results/individuals.tsv",
     }
 
+
 # --- Models: DExTER ---
 def dexter_outputs():
     """DExTER's predictions and domain table, when models.dexter.enabled."""
@@ -222,9 +216,7 @@ def gta_inputs(wildcards):
         "genes": "results/genes/genes.tsv",
         "expression": "results/expression/expression.parquet",
         "individuals": "results/individuals.tsv",
-        "sequences": expand(
-            "results/haplotypes/{chrom}.sequences.parquet", chrom=CHROMOSOMES
-        ),
+        "sequences": expand("results/haplotypes/{chrom}.sequences.parquet", chrom=CHROMOSOMES),
         "maps": expand("results/haplotypes/{chrom}.map.parquet", chrom=CHROMOSOMES),
         "llm": gta_llm_dir(),
         "annotation": cfg("models", "gta", "annotation", default=None) or [],
@@ -242,3 +234,28 @@ def gta_weights(wildcards):
 def gta_model_dir(weights):
     """results/models/gta/<name> from the path of one of its protocol's weights."""
     return os.path.dirname(os.path.dirname(weights))
+
+
+# --- Report ---
+OVERVIEW = "results/report/overview.json"
+
+# The landing page (workflow.rst) is rendered with the config only: hand it the run's counts once they exist.
+if os.path.exists(OVERVIEW):
+    with open(OVERVIEW) as fh:
+        config["run_overview"] = json.load(fh)
+
+
+def report_predictions():
+    return expand("results/predictions/{name}.parquet", name=prediction_names())
+
+
+def report_per_gene():
+    return expand("results/metrics/{name}.per_gene.tsv", name=prediction_names())
+
+
+def haplotype_counts():
+    return expand("results/haplotypes/{chrom}.counts.tsv", chrom=CHROMOSOMES)
+
+
+def truth_genes():
+    return "resources/truth/genes.tsv" if DEMO else []

@@ -1,29 +1,4 @@
 # The report stage (hapexpr.report): figures and tables marked for `snakemake --report`.
-import json
-import os
-
-OVERVIEW = "results/report/overview.json"
-
-# The landing page (workflow.rst) is rendered with the config only: hand it the run's counts once they exist.
-if os.path.exists(OVERVIEW):
-    with open(OVERVIEW) as fh:
-        config["run_overview"] = json.load(fh)
-
-
-def report_predictions():
-    return expand("results/predictions/{name}.parquet", name=prediction_names())
-
-
-def report_per_gene():
-    return expand("results/metrics/{name}.per_gene.tsv", name=prediction_names())
-
-
-def haplotype_counts():
-    return expand("results/haplotypes/{chrom}.counts.tsv", chrom=CHROMOSOMES)
-
-
-def truth_genes():
-    return "resources/truth/genes.tsv" if DEMO else []
 
 
 rule report_overview:
@@ -43,12 +18,12 @@ rule report_overview:
         "logs/report/overview.log",
     benchmark:
         "results/runtime/report/overview.tsv"
+    conda:
+        "../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/report.yaml"
     script:
         "../scripts/report_overview.py"
 
@@ -67,12 +42,12 @@ rule report_summary:
         "logs/report/summary.log",
     benchmark:
         "results/runtime/report/summary.tsv"
+    conda:
+        "../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/report.yaml"
     script:
         "../scripts/report_summary.py"
 
@@ -120,14 +95,14 @@ rule report_figures:
         "logs/report/figures.log",
     benchmark:
         "results/runtime/report/figures.tsv"
-    params:
-        names=prediction_names(),
+    conda:
+        "../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=8000,
         runtime=20,
-    conda:
-        "../envs/report.yaml"
+    params:
+        names=prediction_names(),
     script:
         "../scripts/report_figures.py"
 
@@ -146,14 +121,14 @@ rule report_provenance:
         ),
     log:
         "logs/report/provenance.log",
-    params:
-        sources=cfg("sources", default={}),
-        simulate=cfg("simulate"),
+    conda:
+        "../envs/report.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/report.yaml"
+    params:
+        sources=cfg("sources", default={}),
+        simulate=cfg("simulate"),
     script:
         "../scripts/report_provenance.py"

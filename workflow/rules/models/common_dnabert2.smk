@@ -86,7 +86,4 @@ def dnabert2_outputs():
     if not dnabert2_cfg("enabled", default=False):
         return []
     variants = dnabert2_cfg("variants", default=[])
-    return [
-        f"results/predictions/{name}.parquet"
-        for name in ["dnabert2"] + [f"dnabert2_{v}" for v in variants]
-    ]
+    return [f"results/predictions/{name}.parquet" for name in ["dnabert2"] + [f"dnabert2_{v}" for v in variants]]

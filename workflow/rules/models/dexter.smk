@@ -5,9 +5,7 @@
 rule train_dexter:
     input:
         genes="results/genes/genes.tsv",
-        sequences=expand(
-            "results/haplotypes/{chrom}.sequences.parquet", chrom=CHROMOSOMES
-        ),
+        sequences=expand("results/haplotypes/{chrom}.sequences.parquet", chrom=CHROMOSOMES),
     output:
         weights="results/models/dexter/model.safetensors",
         config="results/models/dexter/config.json",

@@ -167,9 +167,7 @@ rule embed_dnabert2:
 
 rule dnabert2_frozen:
     input:
-        embeddings=expand(
-            "results/models/dnabert2/embeddings/{chrom}.parquet", chrom=CHROMOSOMES
-        ),
+        embeddings=expand("results/models/dnabert2/embeddings/{chrom}.parquet", chrom=CHROMOSOMES),
         maps=haplotype_maps(),
         genes="results/genes/genes.tsv",
         expression="results/expression/expression.parquet",
