@@ -73,6 +73,7 @@ class SimulationConfig:
     motifs: int = 8
     motif_length: int = 10
     motif_gene_fraction: float = 0.3
+    motif_copies: int = 1
     motif_effect: tuple[float, float] = (0.3, 0.9)
     gc_effect: float = 0.4
     cpg_effect: float = 0.6
@@ -326,24 +327,27 @@ def _make_motifs(cfg: SimulationConfig, rng: np.random.Generator) -> pd.DataFram
     return pd.DataFrame(rows, columns=["motif_id", "sequence", "bin_start", "bin_end", "effect"])
 
 
-def _plant_motifs(seq: np.ndarray, gene: Gene, motifs: pd.DataFrame, fraction: float, rng: np.random.Generator):
-    """Write motifs at random offsets inside their bins, on the gene's strand; returns one row per site."""
+def _plant_motifs(seq: np.ndarray, gene: Gene, motifs: pd.DataFrame, fraction: float, max_copies: int,
+                  rng: np.random.Generator):
+    """Write 1..max_copies copies of each chosen motif at random offsets inside its bin, on the gene's strand;
+    returns one row per site (each site adds the motif's effect: a dose-response in the copy number)."""
     rows, taken = [], []
     for m in motifs.itertuples():
         if rng.random() >= fraction:
             continue
         length = len(m.sequence)
-        for _ in range(20):
-            offset = int(rng.integers(m.bin_start, m.bin_end - length + 1))
-            if all(offset + length <= a or b <= offset for a, b in taken):
-                break
-        else:
-            continue
-        taken.append((offset, offset + length))
-        start, end = oriented_span(gene.tss, gene.strand, offset, length)
-        forward = m.sequence if gene.strand == "+" else reverse_complement(m.sequence)
-        seq[start:end] = np.frombuffer(forward.encode(), dtype=np.uint8)
-        rows.append((gene.gene_id, m.motif_id, offset, gene.chrom, start, end, gene.strand, forward))
+        for _copy in range(int(rng.integers(1, max_copies + 1))):
+            for _ in range(20):
+                offset = int(rng.integers(m.bin_start, m.bin_end - length + 1))
+                if all(offset + length <= a or b <= offset for a, b in taken):
+                    break
+            else:
+                continue
+            taken.append((offset, offset + length))
+            start, end = oriented_span(gene.tss, gene.strand, offset, length)
+            forward = m.sequence if gene.strand == "+" else reverse_complement(m.sequence)
+            seq[start:end] = np.frombuffer(forward.encode(), dtype=np.uint8)
+            rows.append((gene.gene_id, m.motif_id, offset, gene.chrom, start, end, gene.strand, forward))
     return rows
 
 
@@ -617,7 +621,7 @@ def simulate(cfg: SimulationConfig) -> Simulation:
         for gene in chrom_genes:
             if rng_genes.random() < cfg.cpg_island_fraction:
                 _plant_cpg_island(seq, gene, rng_genes)
-            sites += _plant_motifs(seq, gene, motifs, cfg.motif_gene_fraction, rng_genes)
+            sites += _plant_motifs(seq, gene, motifs, cfg.motif_gene_fraction, cfg.motif_copies, rng_genes)
         sequences[chrom] = seq.tobytes()
         genes += chrom_genes
         log.info("%s: %d bp, %d genes", chrom, cfg.chrom_length, len(chrom_genes))
