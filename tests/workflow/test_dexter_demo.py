@@ -7,10 +7,12 @@ haplotype store. The demo's windows are strand-oriented, so a planted motif read
 Margins stated here:
 - a motif counts as recovered when some domain's k-mer (k >= 4) is a substring of it and the domain's region
   (inclusive, relative to the TSS) lies inside the bins that overlap the planted offsets, widened by one bin
-  on each side; at least half of the motifs with |effect| >= 0.5 must be recovered;
+  on each side; at least half of the stronger half of the motifs (by |effect|) must be recovered;
 - the predictions file follows the contract: both protocols, status ok or skipped, no ok row without y_pred;
 - cross_gene test Pearson of dexter beats the 95th percentile of 200 shuffled-target controls by 0.15.
 """
+
+import json
 
 import numpy as np
 import pandas as pd
@@ -25,11 +27,9 @@ pytestmark = pytest.mark.slow
 def test_planted_motifs_are_found_in_their_bins(demo_run):
     motifs = pd.read_csv(demo_run / "resources/truth/motifs.tsv", sep="\t")
     domains = pd.read_csv(demo_run / "results/models/dexter/domains.tsv", sep="\t")
-    import json
-
     bins = [tuple(b) for b in json.loads((demo_run / "results/models/dexter/config.json").read_text())["bins"]]
-    strong = motifs[motifs["effect"].abs() >= 0.5]
-    assert len(strong) > 0
+    strong = motifs[motifs["effect"].abs() >= motifs["effect"].abs().median()]  # the stronger half
+    assert len(strong) >= len(motifs) // 2
     recovered = []
     for m in strong.itertuples():
         touched = [i for i, (s, e) in enumerate(bins) if s < m.bin_end and e >= m.bin_start]
