@@ -191,7 +191,7 @@ def main() -> None:
     print(f"DExTER re-implementation: {n} genes x 4,000 bp, 2 threads, {args.repeats} run(s)")
     model, times = run_mine(seqs, y, args)
     dom = model.domains_
-    print(f"  fit (search + LassoCV) wall s: median {statistics.median(times):.1f}  runs {[round(t, 1) for t in times]}")
+    print(f"  fit (search + frequencies + LASSO CV) wall s: median {statistics.median(times):.1f}  runs {[round(t, 1) for t in times]}")
     print(f"  domains {len(dom)}, k-mers scored {model.n_kmers_scored_}, domains treated {model.n_domains_treated_}, "
           f"non-zero LASSO coefficients {(dom.coef != 0).sum()}")
     for line in planted_found(dom):
