@@ -79,6 +79,7 @@ def final_outputs():
         targets += [
             "results/benchmark/summary.tsv",
             "results/report/overview.html",
+            "results/report/training_curves.png",
             "results/report/provenance.html",
         ]
     if "elastic_net" in prediction_names():
@@ -259,3 +260,15 @@ def haplotype_counts():
 
 def truth_genes():
     return "resources/truth/genes.tsv" if DEMO else []
+
+
+def training_logs():
+    """Training curves of the fine-tuned models, by label: DNABERT-2 and GTA, per protocol."""
+    logs = {}
+    if cfg("models", "dnabert2", "enabled", default=False):
+        for protocol in cfg("models", "dnabert2", "protocols", default=["cross_gene", "cross_individual"]):
+            logs[f"dnabert2 ({protocol})"] = f"results/models/dnabert2/finetuned/{protocol}/training_log.tsv"
+    if cfg("models", "gta", "enabled", default=False):
+        for protocol in gta_protocols():
+            logs[f"gta ({protocol})"] = f"results/models/gta/gta/{protocol}/history.tsv"
+    return logs

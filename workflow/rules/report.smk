@@ -107,6 +107,32 @@ rule report_figures:
         "../scripts/report_figures.py"
 
 
+rule report_training:
+    input:
+        list(training_logs().values()),
+    output:
+        report(
+            "results/report/training_curves.png",
+            caption="../report/training_curves.rst",
+            category="5. Training and interpretation",
+            labels={"figure": "training curves"},
+        ),
+    log:
+        "logs/report/training.log",
+    benchmark:
+        "results/runtime/report/training.tsv"
+    conda:
+        "../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        labels=list(training_logs()),
+    script:
+        "../scripts/report_training.py"
+
+
 rule report_provenance:
     input:
         # Last in the DAG, so that every other job's runtime file exists when it reads them.
@@ -116,7 +142,7 @@ rule report_provenance:
         report(
             "results/report/provenance.html",
             caption="../report/provenance.rst",
-            category="5. Provenance",
+            category="6. Provenance",
             labels={"table": "inputs, versions, runtimes"},
         ),
     log:

@@ -29,6 +29,10 @@ rule train_gta:
             "results/models/gta/{{name}}/{protocol}/model.safetensors",
             protocol=gta_protocols(),
         ),
+        expand(
+            "results/models/gta/{{name}}/{protocol}/history.tsv",
+            protocol=gta_protocols(),
+        ),
     log:
         "logs/train_gta/{name}.log",
     benchmark:
@@ -91,7 +95,8 @@ rule interpret_gta:
         figure=report(
             "results/models/gta/attribution_by_distance.png",
             caption="../../report/gta_attribution.rst",
-            category="GTA",
+            category="5. Training and interpretation",
+            labels={"figure": "GTA segment attributions"},
         ),
     log:
         "logs/interpret_gta.log",

@@ -369,3 +369,12 @@ def provenance_page(sources: Mapping[str, object], simulate: Mapping[str, object
     head = parts[0][: parts[0].index("<body>") + 6]
     return head + "".join(f"<h3>{t}</h3>{b}" for t, b in zip(["Inputs", "Versions", "Runtime"], bodies)) + \
         "</body></html>"
+
+
+def training_curve(log: pd.DataFrame) -> pd.DataFrame:
+    """A training log (step with train_loss or loss, and valid_loss) as long rows of step, split, loss."""
+    train = "train_loss" if "train_loss" in log.columns else "loss"
+    parts = [log[["step", train]].rename(columns={train: "loss"}).assign(split="train")]
+    if "valid_loss" in log.columns:
+        parts.append(log[["step", "valid_loss"]].rename(columns={"valid_loss": "loss"}).assign(split="valid"))
+    return pd.concat(parts, ignore_index=True).dropna(subset=["loss"])
