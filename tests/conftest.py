@@ -33,3 +33,16 @@ def require_tool(name: str) -> str:
     if path is None:
         pytest.skip(f"{name} is not installed (.ci/run installs it with apt-get)")
     return path
+
+
+DEMO_ARGS = ("--profile", str(ROOT / "profiles" / "default"), "--configfile", str(ROOT / "config" / "demo.yaml"))
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """Working directory of one complete demo run on 2 cores (every model, then the report), shared by every
+    demo-level test of the session."""
+    workdir = tmp_path_factory.mktemp("demo")
+    run_snakemake(workdir, *DEMO_ARGS, "--cores", "2")
+    run_snakemake(workdir, *DEMO_ARGS, "--report", str(workdir / "results" / "report.html"))
+    return workdir
