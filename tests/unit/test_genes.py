@@ -293,3 +293,15 @@ def test_make_individuals_and_genes_from_files(tmp_path, gtf):
     assert genes["gene_id"].tolist() == ["ENSG01", "ENSG02"]
     assert list(matrix.columns) == ["S1", "S2", "S3"]  # S4 lacks expression, S9 genotypes
     assert genes["y_cross_gene"].tolist() == pytest.approx(matrix.mean(axis=1).tolist())
+
+
+def test_window_n_fraction_counts_gaps_and_the_chromosome_end(tmp_path):
+    from hapexpr.genes import window_n_fraction
+
+    fasta = tmp_path / "g.fa"
+    fasta.write_text(">chr1\n" + "A" * 100 + "N" * 100 + "C" * 100 + "\n")
+    pysam.faidx(str(fasta))
+    genes = pd.DataFrame({"chrom": ["chr1", "chr1", "chr1"], "tss": [50, 150, 290]})
+    shares = window_n_fraction(str(fasta), genes, 40)
+    # all A; all N inside the gap; a 40 bp window at 270..310 is 30 C then 10 bp past the end (N)
+    assert shares.tolist() == pytest.approx([0.0, 1.0, 0.25])

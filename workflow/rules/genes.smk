@@ -28,7 +28,9 @@ rule individuals:
 rule genes:
     input:
         annotation=ANNOTATION,
+        reference=REFERENCE,
         fai=f"{REFERENCE}.fai",
+        gzi=f"{REFERENCE}.gzi",
         expression=EXPRESSION,
         individuals="results/individuals.tsv",
         gtex=gtex_input(),
@@ -54,6 +56,8 @@ rule genes:
         min_mean=cfg("genes", "min_mean_expression"),
         target=cfg("evaluation", "cross_gene_target", default="mean"),
         gtex_tissue=cfg("evaluation", "gtex_tissue"),
+        window=config["window"]["length"],
+        max_n_fraction=cfg("genes", "max_n_fraction", default=0.5),
         splits=cfg("splits", "genes", default={}),
         seed=config["seed"],
     script:

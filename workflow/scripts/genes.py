@@ -25,6 +25,9 @@ genes, expression, dropped = make_genes(
     p.seed,
     snakemake.input.gtex or None,
     p.gtex_tissue,
+    snakemake.input.reference,
+    p.window,
+    p.max_n_fraction,
 )
 write_parquet(expression.reset_index(), snakemake.output.expression)
 write_tsv(dropped, snakemake.output.dropped)

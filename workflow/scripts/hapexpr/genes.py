@@ -212,12 +212,17 @@ def dropped_genes(
     kept_ids: pd.Index,
     chromosomes: Sequence[str],
     biotypes: Sequence[str],
+    known: dict[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Why each expression gene is not in genes.tsv (one reason per gene, the first that applies)."""
+    """Why each expression gene is not in genes.tsv (one reason per gene, the first that applies); `known`
+    holds reasons decided elsewhere."""
     annotated = annotation.drop_duplicates("gene_id").set_index("gene_id")
+    known = known or {}
     rows = []
     for gene in expression_ids.difference(kept_ids):
-        if gene in low_ids:
+        if gene in known:
+            reason = known[gene]
+        elif gene in low_ids:
             reason = "mean expression below genes.min_mean_expression"
         elif gene not in annotated.index:
             reason = "not in the annotation"
@@ -286,6 +291,19 @@ def build_genes(
     return genes.sort_values(["_order", "tss"]).drop(columns="_order").reset_index(drop=True)
 
 
+def window_n_fraction(reference_path: str, genes: pd.DataFrame, window: int) -> pd.Series:
+    """Share of N (or any non-ACGT letter) in each gene's reference window of `window` bp around its TSS."""
+    from hapexpr.reference import Reference
+
+    reference = Reference(reference_path)
+    shares = []
+    for chrom, tss in zip(genes["chrom"], genes["tss"]):
+        seq = reference.fetch(chrom, tss - window // 2, tss - window // 2 + window).upper()
+        shares.append(1 - sum(seq.count(b) for b in "ACGT") / window)
+    reference.close()
+    return pd.Series(shares, index=genes.index)
+
+
 def transform_expression(expression: pd.DataFrame, transform: str) -> pd.DataFrame:
     """RPKM/TPM -> log1p scale, or unchanged for already-normalised matrices."""
     return np.log1p(expression.clip(lower=0)) if transform == "log1p" else expression
@@ -350,9 +368,13 @@ def make_genes(
     seed: int,
     gtex_path: str | None = None,
     gtex_tissue: str | None = None,
+    reference_path: str | None = None,
+    window: int = 4000,
+    max_n_fraction: float | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The genes stage: genes.tsv, the expression matrix (kept genes x individuals with genotypes), and the
-    expression genes left out with the reason."""
+    expression genes left out with the reason. With `max_n_fraction`, genes whose reference window is mostly N
+    (an assembly gap, or outside a partial reference) are left out too."""
     reference_chroms = pd.read_csv(fai_path, sep="\t", header=None, usecols=[0], dtype=str)[0].tolist()
     expression = read_expression(expression_path, expression_format)
     used = individuals.loc[individuals["split"] != "none", "individual"]
@@ -374,6 +396,12 @@ def make_genes(
         cross_gene_target(expression, target, gtex),
         {"annotation": annotation_path, "expression": expression_path, "reference": fai_path},
     )
+    gapped: dict[str, str] = {}
+    if max_n_fraction is not None and reference_path:
+        n_share = window_n_fraction(reference_path, genes, window)
+        gapped = dict.fromkeys(genes.loc[n_share > max_n_fraction, "gene_id"],
+                               f"reference window more than {max_n_fraction:.0%} N")
+        genes = genes[n_share <= max_n_fraction].reset_index(drop=True)
     genes["split"] = split_genes(
         genes,
         splits.get("test_chromosomes", []),
@@ -392,6 +420,7 @@ def make_genes(
         pd.Index(genes["gene_id"]),
         chromosomes,
         biotypes,
+        gapped,
     )
     for reason, n in dropped["reason"].value_counts().items():
         log.info("expression genes dropped, %s: %d", reason, n)
