@@ -24,9 +24,10 @@ def write_inputs(tmp_path, chroms=("chr1",), fasta_chroms=None, expression_ids=N
     rng = np.random.default_rng(0)
     inputs = tmp_path / "inputs"
     inputs.mkdir()
+    sequences = {c: "".join(rng.choice(list("ACGT"), 6000)) for c in fasta_chroms or chroms}
     with open(inputs / "genome.fa", "w") as fh:
-        for c in fasta_chroms or chroms:
-            fh.write(f">{c}\n" + "".join(rng.choice(list("ACGT"), 6000)) + "\n")
+        for c, seq in sequences.items():
+            fh.write(f">{c}\n{seq}\n")
     genes = []
     with open(inputs / "genes.gtf", "w") as fh:
         for i, c in enumerate(chroms):
@@ -36,12 +37,14 @@ def write_inputs(tmp_path, chroms=("chr1",), fasta_chroms=None, expression_ids=N
                 fh.write(gtf_line(c, start, start + 999, strand, gid))
     samples = samples or SAMPLES
     for c in chroms:
+        ref = sequences.get(c, "A" * 1500)[1499]  # REF as in the FASTA (1-based position 1500)
+        alt = "G" if ref != "G" else "T"
         plain = inputs / f"{c}.vcf"
         plain.write_text(
             f"##fileformat=VCFv4.2\n##contig=<ID={c},length=6000>\n"
             '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
             "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(SAMPLES) + "\n"
-            f"{c}\t1500\t.\tA\tG\t.\tPASS\t.\tGT\t0|1\t1|1\t0|0\t0|1\n"
+            f"{c}\t1500\t.\t{ref}\t{alt}\t.\tPASS\t.\tGT\t0|1\t1|1\t0|0\t0|1\n"
         )
         pysam.tabix_compress(str(plain), str(inputs / f"{c}.vcf.gz"))
     ids = expression_ids or genes
