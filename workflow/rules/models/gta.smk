@@ -25,16 +25,14 @@ rule train_gta:
     input:
         unpack(gta_inputs),
     output:
-        expand(
-            "results/models/gta/{{name}}/{protocol}/model.safetensors",
-            protocol=gta_protocols(),
-        ),
+        "results/models/gta/{name}/{protocol}/model.safetensors",
     log:
-        "logs/train_gta/{name}.log",
+        "logs/train_gta/{name}/{protocol}.log",
     benchmark:
-        "results/runtime/train_gta/{name}.tsv"
+        "results/runtime/train_gta/{name}/{protocol}.tsv"
     wildcard_constraints:
         name=GTA_NAME,
+        protocol="cross_gene|cross_individual",
     conda:
         "../../envs/gta.yaml"
     threads: 4
@@ -44,7 +42,6 @@ rule train_gta:
         gpu=1,
     params:
         settings=cfg("models", "gta", default={}),
-        protocols=gta_protocols(),
         window=config["window"]["length"],
         seed=config["seed"],
         outdir=lambda wildcards, output: gta_model_dir(output[0]),
@@ -73,7 +70,7 @@ rule predict_gta:
         gpu=1,
     params:
         settings=cfg("models", "gta", default={}),
-        protocols=gta_protocols(),
+        protocols=lambda wildcards: gta_protocols(wildcards.name),
         window=config["window"]["length"],
         seed=config["seed"],
         model_dir=lambda wildcards, input: gta_model_dir(input.weights[0]),
