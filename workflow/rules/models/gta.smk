@@ -25,7 +25,8 @@ rule train_gta:
     input:
         unpack(gta_inputs),
     output:
-        "results/models/gta/{name}/{protocol}/model.safetensors",
+        weights="results/models/gta/{name}/{protocol}/model.safetensors",
+        history="results/models/gta/{name}/{protocol}/history.tsv",
     log:
         "logs/train_gta/{name}/{protocol}.log",
     benchmark:
@@ -44,7 +45,7 @@ rule train_gta:
         settings=cfg("models", "gta", default={}),
         window=config["window"]["length"],
         seed=config["seed"],
-        outdir=lambda wildcards, output: gta_model_dir(output[0]),
+        outdir=lambda wildcards, output: gta_model_dir(output.weights),
     script:
         "../../scripts/train_gta.py"
 
