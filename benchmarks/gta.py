@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 from hapexpr import gta  # noqa: E402
@@ -106,10 +107,11 @@ def main() -> None:
     if llm_dir is None:
         llm_dir = str(Path(tempfile.mkdtemp()) / "llm")
         gta.materialize_llm(gta.SMOLLM2, llm_dir)
-    # The real configuration (config/config.yaml): all 30 layers, 512-bp segments; batch 4 to keep CPU runs short.
-    real = gta.GTASettings(segment_length=512, batch_size=4)
-    demo = gta.GTASettings(segment_length=256, encoder_channels=32, encoder_dim=64, n_prototypes=128, align_heads=4,
-                           align_key_dim=32, head_hidden=32, max_prompt_tokens=32, llm_layers=4, batch_size=8)
+    # The settings of config/config.yaml (batch 4 to keep CPU runs short) and of config/demo.yaml.
+    root = Path(__file__).resolve().parents[1] / "config"
+    real_cfg, demo_cfg = (yaml.safe_load((root / f).read_text()) for f in ("config.yaml", "demo.yaml"))
+    real = gta.GTASettings.from_config(dict(real_cfg["models"]["gta"], batch_size=4), real_cfg["seed"])
+    demo = gta.GTASettings.from_config(demo_cfg["models"]["gta"], demo_cfg["seed"])
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
     rows = []
     for device in devices:

@@ -345,3 +345,23 @@ def test_settings_come_from_the_config_section():
         gta.GTASettings(encoder="dnabert2")
     with pytest.raises(gta.GTAError, match="pooling"):
         gta.GTASettings(pooling="max")
+
+
+def test_windows_come_from_a_hand_written_haplotype_store(tmp_path):
+    pytest.importorskip("hapexpr.haplotypes", reason="hapexpr.haplotypes (fixed_windows) is built on another branch")
+    genes = pd.DataFrame([{"gene_id": "G1", "gene_name": "A", "biotype": "lncRNA", "chrom": "chr1", "tss": 100,
+                           "strand": "+", "split": "train", "y_cross_gene": 1.0}])
+    ref = "A" * 50 + "C" + "G" * 49
+    alt = "A" * 40 + "C" + "G" * 49  # a 10-bp deletion upstream of the TSS
+    pd.DataFrame({"gene_id": ["G1", "G1"], "hap_id": [0, 1], "sequence": [ref, alt], "tss_offset": [50, 40]}
+                 ).to_parquet(tmp_path / "chr1.sequences.parquet")
+    pd.DataFrame({"gene_id": "G1", "individual": ["I1", "I1"], "haplotype": [1, 2], "hap_id": [0, 1]}
+                 ).to_parquet(tmp_path / "chr1.map.parquet")
+    windows, hapmap = gta.load_haplotypes([str(tmp_path / "chr1.sequences.parquet")],
+                                          [str(tmp_path / "chr1.map.parquet")], genes, 60)
+    assert sorted(windows["hap_id"]) == [0, 1] and (windows["window"].str.len() == 60).all()
+    assert (windows["window"].str[30] == "C").all()
+    assert hapmap["hap_id"].tolist() == [0, 1]
+    ref_only, _ = gta.load_haplotypes([str(tmp_path / "chr1.sequences.parquet")], [], genes, 60,
+                                      reference_only=True)
+    assert ref_only["hap_id"].tolist() == [0]

@@ -200,8 +200,12 @@ def gta_targets():
     ]
 
 
-def gta_protocols():
-    return cfg("models", "gta", "protocols", default=["cross_gene", "cross_individual"])
+def gta_protocols(name="gta"):
+    """Protocols of `gta`; the ablations use `variant_protocols` (default: the same)."""
+    protocols = cfg("models", "gta", "protocols", default=["cross_gene", "cross_individual"])
+    if name == "gta":
+        return protocols
+    return cfg("models", "gta", "variant_protocols", default=None) or protocols
 
 
 def gta_llm_dir():
@@ -225,10 +229,11 @@ def gta_inputs(wildcards):
 
 
 def gta_weights(wildcards):
+    name = wildcards.get("name", "gta")
     return expand(
         "results/models/gta/{name}/{protocol}/model.safetensors",
-        name=wildcards.get("name", "gta"),
-        protocol=gta_protocols(),
+        name=name,
+        protocol=gta_protocols(name),
     )
 
 

@@ -15,4 +15,4 @@ settings = GTASettings.from_config(p.settings, p.seed)
 genes = pd.read_csv(inp.genes, sep="\t", dtype={"gene_id": str, "chrom": str})
 windows, hapmap = load_haplotypes(inp.sequences, inp.maps, genes, p.window)
 train_gta(snakemake.wildcards.name, inp.genes, inp.expression, inp.individuals, windows, hapmap, inp.llm, settings,
-          p.window, p.outdir, inp.annotation or None, p.protocols)
+          p.window, p.outdir, inp.annotation or None, [snakemake.wildcards.protocol])

@@ -25,20 +25,15 @@ rule train_gta:
     input:
         unpack(gta_inputs),
     output:
-        expand(
-            "results/models/gta/{{name}}/{protocol}/model.safetensors",
-            protocol=gta_protocols(),
-        ),
-        expand(
-            "results/models/gta/{{name}}/{protocol}/history.tsv",
-            protocol=gta_protocols(),
-        ),
+        weights="results/models/gta/{name}/{protocol}/model.safetensors",
+        history="results/models/gta/{name}/{protocol}/history.tsv",
     log:
-        "logs/train_gta/{name}.log",
+        "logs/train_gta/{name}/{protocol}.log",
     benchmark:
-        "results/runtime/train_gta/{name}.tsv"
+        "results/runtime/train_gta/{name}/{protocol}.tsv"
     wildcard_constraints:
         name=GTA_NAME,
+        protocol="cross_gene|cross_individual",
     conda:
         "../../envs/gta.yaml"
     threads: 4
@@ -48,10 +43,9 @@ rule train_gta:
         gpu=1,
     params:
         settings=cfg("models", "gta", default={}),
-        protocols=gta_protocols(),
         window=config["window"]["length"],
         seed=config["seed"],
-        outdir=lambda wildcards, output: gta_model_dir(output[0]),
+        outdir=lambda wildcards, output: gta_model_dir(output.weights),
     script:
         "../../scripts/train_gta.py"
 
@@ -77,7 +71,7 @@ rule predict_gta:
         gpu=1,
     params:
         settings=cfg("models", "gta", default={}),
-        protocols=gta_protocols(),
+        protocols=lambda wildcards: gta_protocols(wildcards.name),
         window=config["window"]["length"],
         seed=config["seed"],
         model_dir=lambda wildcards, input: gta_model_dir(input.weights[0]),
