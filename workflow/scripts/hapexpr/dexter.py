@@ -49,6 +49,8 @@ from sklearn.linear_model import LassoCV, LassoLarsCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from hapexpr.evaluate import PREDICTION_COLUMNS
+
 log = logging.getLogger(__name__)
 
 N_CODE = 4
@@ -486,7 +488,6 @@ class DExTER(RegressorMixin, BaseEstimator):
 
 
 # ---------------------------------------------------------------------------------------- persistence and protocols
-PREDICTION_COLUMNS = ["gene_id", "individual", "protocol", "y_true", "y_pred", "split", "status"]  # HELPERS.md contract
 
 
 def save_pretrained(model: DExTER, directory: str | os.PathLike) -> None:

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
+from hapexpr.evaluate import PREDICTION_COLUMNS
 from hapexpr.dnabert2 import (
     DNABERT2Config,
     DNABERT2ForMaskedLM,
@@ -46,7 +47,6 @@ from hapexpr.dnabert2 import (
 
 log = logging.getLogger(__name__)
 
-PREDICTION_COLUMNS = ["gene_id", "individual", "protocol", "y_true", "y_pred", "split", "status"]
 _COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 
 

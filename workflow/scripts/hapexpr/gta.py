@@ -32,11 +32,11 @@ import torch
 from torch import nn
 
 from hapexpr.io import atomic_path
+from hapexpr.evaluate import PREDICTION_COLUMNS
 
 log = logging.getLogger(__name__)
 
 #: The prediction contract (HELPERS.md); equal to hapexpr.evaluate.PREDICTION_COLUMNS (a test checks it).
-PREDICTION_COLUMNS = ["gene_id", "individual", "protocol", "y_true", "y_pred", "split", "status"]
 PROTOCOLS = ("cross_gene", "cross_individual")
 #: Ablations: each is a prediction variant `gta_<variant>` trained and predicted on the same split.
 VARIANTS = ("no_prompt", "shuffled_prompt", "random_lm")
