@@ -1,5 +1,6 @@
 """Shared fixtures: paths of the project, the Snakemake executable, the real data beside the project."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -42,6 +43,9 @@ DEMO_ARGS = ("--profile", str(ROOT / "profiles" / "default"), "--configfile", st
 def demo_run(tmp_path_factory):
     """Working directory of one complete demo run on 2 cores (every model, then the report), shared by every
     demo-level test of the session."""
+    reuse = os.environ.get("HAPEXPR_DEMO_DIR")  # a finished demo run to reuse while developing tests
+    if reuse:
+        return Path(reuse)
     workdir = tmp_path_factory.mktemp("demo")
     run_snakemake(workdir, *DEMO_ARGS, "--cores", "2")
     run_snakemake(workdir, *DEMO_ARGS, "--report", str(workdir / "results" / "report.html"))

@@ -418,6 +418,7 @@ def gpu_training_rules(log: str) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.slurm_demo
 def test_demo_on_slurm_sends_gpu_rules_and_only_them_to_the_gpu_partition(demo_on_slurm, slurm_cluster):
     workdir, _, _, log = demo_on_slurm
     by_rule = check_placement(slurm_cluster, workdir, log)
@@ -427,6 +428,7 @@ def test_demo_on_slurm_sends_gpu_rules_and_only_them_to_the_gpu_partition(demo_o
 
 
 @pytest.mark.slow
+@pytest.mark.slurm_demo
 def test_demo_partial_reruns(demo_on_slurm):
     """Issue 8 item 4: a model change or --forcerun of a training rule reruns it and downstream, never upstream."""
     workdir, _, env, log = demo_on_slurm
@@ -459,6 +461,7 @@ def test_demo_partial_reruns(demo_on_slurm):
 
 
 @pytest.mark.slow
+@pytest.mark.slurm_demo
 def test_demo_training_killed_mid_run_resumes_from_its_checkpoint(demo_on_slurm, slurm_cluster):
     workdir, _, env, log = demo_on_slurm
     rule = gpu_training_rules(log)[0]
