@@ -28,6 +28,7 @@ DISPLAY_NAMES = {
     "elastic_net": "Elastic net (PrediXcan-style)",
     "dnabert2": "DNABERT-2 fine-tuned",
     "dnabert2_frozen": "DNABERT-2 frozen + ridge",
+    "dnabert2_shuffled": "DNABERT-2, shuffled-target control",
     "gta": "GTA",
     "gta_no_prompt": "GTA, no prompt",
     "gta_shuffled_prompt": "GTA, shuffled prompts",
@@ -63,7 +64,7 @@ def plot_predicted_vs_observed(predictions: Mapping[str, pd.DataFrame], path: st
         return _empty(path, "No cross-gene predictions on held-out genes.")
     cols = min(3, len(panels))
     nrows = int(np.ceil(len(panels) / cols))
-    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.8 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.8 * nrows), squeeze=False, layout="constrained")
     for ax, (name, rows) in zip(axes.flat, panels.items()):
         x, y = rows["y_true"].to_numpy(float), rows["y_pred"].to_numpy(float)
         r = np.corrcoef(x, y)[0, 1] if len(x) > 2 and np.std(y) > 0 else float("nan")
@@ -109,7 +110,7 @@ def plot_versus_elastic_net(per_gene: Mapping[str, pd.DataFrame], path: str | os
         return _empty(path, "Only the elastic net has cross-individual results.")
     cols = min(3, len(others))
     nrows = int(np.ceil(len(others) / cols))
-    fig, axes = plt.subplots(nrows, cols, figsize=(4 * cols, 3.8 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, cols, figsize=(4 * cols, 3.8 * nrows), squeeze=False, layout="constrained")
     for ax, name in zip(axes.flat, others):
         joined = pd.concat([base.rename("en"), per_gene[name].set_index("gene_id")["r"].rename("m")], axis=1).dropna()
         ax.scatter(joined["en"], joined["m"], s=8, alpha=0.5 if len(joined) < 2000 else 0.15, color=PALETTE[0],
@@ -130,7 +131,7 @@ def plot_training_curves(curves: Mapping[str, pd.DataFrame], path: str | os.Path
     curves = {n: c for n, c in curves.items() if len(c)}
     if not curves:
         return _empty(path, "No model with a training curve is enabled.")
-    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.4), squeeze=False, layout="constrained")
     for ax, (name, curve) in zip(axes.flat, curves.items()):
         groups = curve.groupby("split") if "split" in curve.columns else [("train", curve)]
         for i, (split, part) in enumerate(groups):
