@@ -116,7 +116,7 @@ def vcf_manifest_input():
 # --- Models and evaluation (classical models, evaluate stage) ---
 
 # Models whose predictions are written per chromosome and gathered into results/predictions/{name}.parquet.
-PER_CHROMOSOME_MODELS = ["gc_cpg", "kmer_ridge", "elastic_net"]
+PER_CHROMOSOME_MODELS = ["gc_cpg", "kmer_ridge", "elastic_net", "dexter"]
 
 
 def prediction_names():

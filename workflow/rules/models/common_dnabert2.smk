@@ -79,11 +79,3 @@ def dnabert2_settings():
     out = {v: dnabert2_cfg(k) for k, v in keys.items() if dnabert2_cfg(k) is not None}
     out["seed"] = config["seed"]
     return out
-
-
-def dnabert2_outputs():
-    """Prediction files of the configured DNABERT-2 runs (none when disabled)."""
-    if not dnabert2_cfg("enabled", default=False):
-        return []
-    variants = dnabert2_cfg("variants", default=[])
-    return [f"results/predictions/{name}.parquet" for name in ["dnabert2"] + [f"dnabert2_{v}" for v in variants]]

@@ -52,22 +52,3 @@ rule predict_dexter:
         window=config["window"]["length"],
     script:
         "../../scripts/predict_dexter.py"
-
-
-rule gather_dexter:
-    input:
-        expand("results/predictions/dexter/{chrom}.parquet", chrom=CHROMOSOMES),
-    output:
-        "results/predictions/dexter.parquet",
-    log:
-        "logs/gather_dexter.log",
-    benchmark:
-        "results/runtime/gather_dexter.tsv"
-    conda:
-        "../../envs/dexter.yaml"
-    threads: 1
-    resources:
-        mem_mb=8000,
-        runtime=20,
-    script:
-        "../../scripts/gather_dexter.py"

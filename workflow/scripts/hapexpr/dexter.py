@@ -602,10 +602,3 @@ def predict_chromosome(model: DExTER, genes: pd.DataFrame, sequences_path: str, 
     out.loc[out["status"] != "ok", "y_pred"] = np.nan
     out["protocol"] = "cross_individual"
     return pd.concat([cross_gene, out[PREDICTION_COLUMNS]], ignore_index=True)[PREDICTION_COLUMNS]
-
-
-def gather_predictions(paths: Sequence[str]) -> pd.DataFrame:
-    """Per-chromosome prediction tables, concatenated in the contract's column order."""
-    tables = [pd.read_parquet(p) for p in paths]
-    return pd.concat([t for t in tables if len(t)] or [pd.DataFrame(columns=PREDICTION_COLUMNS)],
-                     ignore_index=True)[PREDICTION_COLUMNS]
