@@ -108,6 +108,20 @@ def unique(args) -> dict:
     return out
 
 
+def unique_store(args) -> dict:
+    """Unique haplotypes per gene as the workflow's haplotype store holds them (results/haplotypes/*.map.parquet:
+    one row per gene x individual x haplotype, hap_id the unique window it uses), against all haplotype windows."""
+    import pandas as pd
+
+    maps = pd.concat([pd.read_parquet(p, columns=["gene_id", "individual", "hap_id"]) for p in args.maps])
+    per_gene = maps.groupby("gene_id").agg(windows=("hap_id", "size"), unique=("hap_id", "nunique"))
+    total, unique_windows = int(per_gene["windows"].sum()), int(per_gene["unique"].sum())
+    return {"individuals": int(maps["individual"].nunique()), "genes": len(per_gene), "haplotype_windows": total,
+            "unique_windows": unique_windows, "unique_share": round(unique_windows / total, 4),
+            "encoding_speedup": round(total / unique_windows, 1),
+            "median_unique_per_gene": float(per_gene["unique"].median())}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -123,8 +137,10 @@ def main() -> None:
     u.add_argument("--vcf", required=True)
     u.add_argument("--tss", required=True)
     u.add_argument("--window", type=int, default=4000)
+    m = sub.add_parser("unique-store")
+    m.add_argument("maps", nargs="+", help="results/haplotypes/<chrom>.map.parquet of a run")
     args = ap.parse_args()
-    print(json.dumps(speed(args) if args.cmd == "speed" else unique(args)))
+    print(json.dumps({"speed": speed, "unique": unique, "unique-store": unique_store}[args.cmd](args)))
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from hapexpr.dnabert2_train import (
     predict,
     pretrain_dna_lm,
     reverse_complement,
+    subsample,
     tokenize_store,
     tokenize_windows,
 )
@@ -497,3 +498,14 @@ def test_download_skips_a_local_directory_and_explains_failures(tmp_path, monkey
     monkeypatch.setattr(huggingface_hub, "snapshot_download", unreachable)
     with pytest.raises(DownloadError, match="(?s)could not download zhihan1996/DNABERT-2-117M .*local directory"):
         fetch_model("zhihan1996/DNABERT-2-117M", "b5ae377faa374ee160eec1c27b8494436cc94451", tmp_path / "m")
+
+
+def test_validation_subset_is_seeded_and_keeps_weights():
+    keys = pd.DataFrame({"gene_id": [f"g{i}" for i in range(50)], "hap_id": 0})
+    ex = Examples(keys, [np.array([i]) for i in range(50)], np.arange(50.0), np.arange(50.0) + 1)
+    a, b = subsample(ex, 10, seed=3), subsample(ex, 10, seed=3)
+    assert len(a) == 10 and a.keys.equals(b.keys) and not a.keys.equals(subsample(ex, 10, seed=4).keys)
+    rows = a.keys["gene_id"].str[1:].astype(int).to_numpy()
+    assert np.array_equal(a.y, rows) and np.array_equal(a.w, rows + 1)
+    assert [int(t[0]) for t in a.tokens] == list(rows)
+    assert subsample(ex, None, 0) is ex and subsample(ex, 50, 0) is ex

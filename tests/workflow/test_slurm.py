@@ -1,8 +1,8 @@
 """SLURM for real (issue 8): the profile on a local single-node cluster (tests/slurm_cluster.py).
 
 Static checks of profiles/slurm need no cluster. The cluster tests run a tiny workflow with the demo's shape
-(tests/workflow/slurm_toy: CPU stage -> checkpointing GPU training rule -> CPU evaluation) and then the demo itself
-(`--configfile config/demo.yaml`, marked slow). Which rule went where is read from SLURM (`scontrol show job` keeps
+(tests/workflow/slurm_toy: CPU stage -> checkpointing GPU training rule -> CPU evaluation) and then the demo itself:
+the session's demo run (tests/conftest.py, `demo_run`) goes through the SLURM profile on the same cluster. Which rule went where is read from SLURM (`scontrol show job` keeps
 finished jobs for MinJobAge) and compared with the resources Snakemake printed for each job; rule names and GPU
 requests come from the workflow itself (its rule files, its log, its rule graph), never from a list here.
 
@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import DEMO_SLURM_LOG
 from rulefiles import rules
 from slurm_cluster import CLUSTER_ENV, GPU_TYPE, PROFILE, ROOT, LocalSlurm, requests_gpu, write_test_profile
 
@@ -32,18 +33,6 @@ SAVED = re.compile(r"checkpoint saved at step (\d+)", re.IGNORECASE)
 RESUMED = re.compile(r"resumed from checkpoint at step (\d+)", re.IGNORECASE)
 # Stages upstream of every model: a model change must never rerun them (issue 8, item 4).
 UPSTREAM_STAGES = re.compile(r"^(simulate|download\w*|individuals|genes|\w*haplotype\w*)$")
-
-
-@pytest.fixture(scope="session")
-def slurm_cluster():
-    """munged + slurmctld + slurmd on this machine with `cpu` and `gpu` partitions; torn down after the session."""
-    reason = LocalSlurm.unavailable()
-    if reason:
-        pytest.skip(reason)
-    cluster = LocalSlurm()
-    cluster.start()
-    yield cluster
-    cluster.stop()
 
 
 # ---------------------------------------------------------------- helpers: the workflow's rules, Snakemake's output
@@ -371,7 +360,7 @@ def test_toy_partial_reruns_touch_only_the_changed_model_and_downstream(toy, slu
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("how", ["scancel", "requeue"])
+@pytest.mark.parametrize("how", ["scancel", pytest.param("requeue", marks=pytest.mark.long)])
 def test_toy_training_killed_mid_run_resumes_from_its_checkpoint(toy, slurm_cluster, how):
     """Preemption: scancel (then a rerun) or a SLURM requeue; training restarts from the last checkpoint, not 0."""
     workdir, profile, env = toy
@@ -396,16 +385,14 @@ def demo_rules() -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def demo_on_slurm(tmp_path_factory, slurm_cluster):
-    """The demo run end to end through the SLURM profile on the local cluster; (workdir, profile, env, log)."""
-    if "simulate" not in demo_rules():
-        pytest.skip("the demo's `simulate` rule is not in the workflow yet (issue 2, on another branch)")
-    workdir = tmp_path_factory.mktemp("demo")
-    profile = write_test_profile(tmp_path_factory.mktemp("profile"))
-    env = {**slurm_cluster.env, **CLUSTER_ENV}
-    proc = snakemake(workdir, "--profile", str(profile), "--configfile", str(ROOT / "config" / "demo.yaml"),
-                     env=env, snakefile=ROOT / "Snakefile", timeout=3600)
-    return workdir, profile, env, proc.stdout + proc.stderr
+def demo_on_slurm(demo_run, slurm_cluster):
+    """The session's demo run (tests/conftest.py), which went through the SLURM profile on the local cluster;
+    (workdir, env, transcript)."""
+    transcript = demo_run / DEMO_SLURM_LOG
+    if not transcript.is_file():
+        pytest.skip(f"the session's demo ran locally ({demo_run}), not through SLURM: HAPEXPR_DEMO_LOCAL or "
+                    "HAPEXPR_DEMO_DIR is set")
+    return demo_run, {**slurm_cluster.env, **CLUSTER_ENV}, transcript.read_text()
 
 
 def demo_args() -> list[str]:
@@ -418,9 +405,8 @@ def gpu_training_rules(log: str) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.slurm_demo
 def test_demo_on_slurm_sends_gpu_rules_and_only_them_to_the_gpu_partition(demo_on_slurm, slurm_cluster):
-    workdir, _, _, log = demo_on_slurm
+    workdir, _, log = demo_on_slurm
     by_rule = check_placement(slurm_cluster, workdir, log)
     gpu = {j["rule"] for j in printed_jobs(log) if int(j["resources"].get("gpu", 0) or 0) > 0}
     assert gpu, "the demo ran no GPU rule: the DNABERT-2 / GTA rules are expected to declare gpu=1"
@@ -428,10 +414,9 @@ def test_demo_on_slurm_sends_gpu_rules_and_only_them_to_the_gpu_partition(demo_o
 
 
 @pytest.mark.slow
-@pytest.mark.slurm_demo
 def test_demo_partial_reruns(demo_on_slurm):
     """Issue 8 item 4: a model change or --forcerun of a training rule reruns it and downstream, never upstream."""
-    workdir, _, env, log = demo_on_slurm
+    workdir, env, log = demo_on_slurm
     snakefile = ROOT / "Snakefile"
     assert job_stats(snakemake(workdir, "-n", *demo_args(), env=env, snakefile=snakefile).stdout) == {}
     graph = rule_graph(workdir, *demo_args(), env=env, snakefile=snakefile)
@@ -461,9 +446,9 @@ def test_demo_partial_reruns(demo_on_slurm):
 
 
 @pytest.mark.slow
-@pytest.mark.slurm_demo
+@pytest.mark.long
 def test_demo_training_killed_mid_run_resumes_from_its_checkpoint(demo_on_slurm, slurm_cluster):
-    workdir, _, env, log = demo_on_slurm
+    workdir, env, log = demo_on_slurm
     rule = gpu_training_rules(log)[0]
     profile = write_test_profile(workdir.parent / "profile-no-retry", retries=0)
     args = ["--profile", str(profile), *demo_args(), "--until", rule]

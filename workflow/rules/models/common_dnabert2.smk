@@ -75,6 +75,7 @@ def dnabert2_settings():
         "max_tokens": "max_tokens",
         "precision": "precision",
         "eval_batch_size": "eval_batch_size",
+        "valid_max": "valid_max",
     }
     out = {v: dnabert2_cfg(k) for k, v in keys.items() if dnabert2_cfg(k) is not None}
     out["seed"] = config["seed"]

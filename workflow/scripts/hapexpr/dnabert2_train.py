@@ -269,6 +269,14 @@ def cross_individual_examples(tokens: pd.DataFrame, maps: pd.DataFrame, expr_lon
                     agg["size"].to_numpy(np.float64))
 
 
+def subsample(ex: Examples, n: int | None, seed: int) -> Examples:
+    """At most `n` examples, a seeded random subset with their weights (validation cost grows with individuals)."""
+    if n is None or len(ex) <= n:
+        return ex
+    idx = np.sort(np.random.default_rng([seed, 1]).choice(len(ex), n, replace=False))
+    return Examples(ex.keys.iloc[idx].reset_index(drop=True), [ex.tokens[i] for i in idx], ex.y[idx], ex.w[idx])
+
+
 def shuffled(ex: Examples, seed: int) -> Examples:
     """The negative control: targets (and their weights) permuted across examples."""
     perm = np.random.default_rng(seed).permutation(len(ex))
@@ -296,6 +304,7 @@ class FinetuneSettings:
     precision: str = "auto"
     device: str = "auto"
     eval_batch_size: int = 16
+    valid_max: int | None = None  # validation examples scored at each evaluation (a seeded subset); None: all
     seed: int = 0
     grad_clip: float = 1.0
 
@@ -681,6 +690,7 @@ def train_dnabert2(protocol: str, token_paths: list[str], map_paths: list[str], 
     train, valid = protocol_examples(protocol, tokens, maps, genes, expr_long, individuals)
     log.info("%s: %d training and %d validation unique haplotypes (weights sum %.0f)", protocol, len(train),
              len(valid), train.w.sum())
+    valid = subsample(valid, s.valid_max, s.seed)
     if control == "shuffled":
         train = shuffled(train, s.seed)
     model = load_model_for_finetuning(model_dir, s.pooling, trust_remote_code)
