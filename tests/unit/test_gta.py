@@ -203,12 +203,33 @@ def test_frozen_dna_lm_encoder_gives_one_vector_per_segment(tmp_path):
     torch.manual_seed(0)
     BertModel(BertConfig(vocab_size=7, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                          intermediate_size=32, max_position_embeddings=300)).save_pretrained(tmp_path)
-    enc = gta.load_dna_lm_encoder(str(tmp_path), 128)
+    enc = gta.load_dna_lm_encoder(str(tmp_path), 128, "hf_encoder")
     feats = enc(["ACGT" * 32 + "GGCA" * 32 + "A" * 40, "G" * 296])
     assert feats.shape == (2, 3, 16) and not feats.requires_grad
     assert torch.allclose(feats[1, 0], feats[1, 1])  # identical segments give identical features
     assert not torch.allclose(feats[0, 0], feats[0, 1])
     assert not any(p.requires_grad for p in enc.parameters())
+
+
+def test_workflow_dnabert2_model_as_frozen_segment_encoder(tmp_path, llm_dir):
+    """`encoder: dnabert2` loads the library's DNABERT-2 (here a tiny one from pretrain_dna_lm) and GTA trains on it."""
+    from hapexpr.dnabert2_train import PretrainSettings, pretrain_dna_lm
+
+    rng = np.random.default_rng(5)
+    pretrain_dna_lm(["".join(rng.choice(list("ACGT"), 600)) for _ in range(20)], tmp_path / "lm", PretrainSettings(
+        vocab_size=64, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=32,
+        max_tokens=64, steps=5, batch_size=4, lr=3e-3, warmup_steps=1, device="cpu"))
+    s = settings(encoder="dnabert2", encoder_path=str(tmp_path / "lm"), steps=3, batch_size=4, checkpoint_every=100)
+    enc = gta.build_encoder(s)
+    windows = random_windows(6, seed=2)
+    feats = enc(windows + ["N" * W])
+    assert feats.shape == (7, W // 256, 32) and not feats.requires_grad and torch.isfinite(feats).all()
+    llm, tok = gta.load_llm(llm_dir, layers=1, device=torch.device("cpu"))
+    model = gta.build_model(s, llm, tok, W)
+    assert not any(k.startswith("encoder.") for k in model.trainable_state())
+    y = gc(windows)
+    gta.fit(model, gta.Examples(windows, [tok("Gene X.")["input_ids"]] * 6, y), None, s)
+    assert np.isfinite(model.predict(windows, [[1]] * 6)).all()
 
 
 def test_segment_table_distances_are_relative_to_the_tss():

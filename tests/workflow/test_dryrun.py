@@ -23,3 +23,20 @@ def test_real_config_dry_run(tmp_path):
         assert f"rule {rule}:" in out, rule
     assert "rule simulate:" not in out
 
+
+
+def test_gta_on_the_workflows_dnabert2_model_waits_for_it(tmp_path):
+    """models.gta.encoder: dnabert2 with no path reads the workflow's DNABERT-2 model: pretrain_dna_lm runs first,
+    also when the DNABERT-2 models themselves are off, and the GTA rules get its directory."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    config["models"]["gta"]["encoder"] = "dnabert2"
+    config["models"]["dnabert2"]["enabled"] = False
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    out = run_snakemake(tmp_path, *PROFILE, "--configfile", str(path), "-n", "-p",
+                        "results/models/gta/gta/cross_gene/model.safetensors").stdout
+    assert "rule pretrain_dna_lm:" in out and "rule train_gta:" in out
+    assert "rule train_dnabert2:" not in out
+    assert "results/models/dna_lm/model.safetensors" in out.split("rule train_gta:")[1].split("output:")[0]

@@ -216,6 +216,23 @@ def gta_llm_dir():
     return "resources/models/gta_llm"
 
 
+def gta_settings():
+    """models.gta as the library reads it; `encoder: dnabert2` without a path uses the workflow's DNABERT-2 model
+    (models.dnabert2.model: the pretrain_dna_lm output, a local directory or the downloaded checkpoint)."""
+    settings = dict(cfg("models", "gta", default={}))
+    if settings.get("encoder") == "dnabert2" and not settings.get("encoder_path"):
+        settings["encoder_path"] = dnabert2_model_dir()
+    return settings
+
+
+def gta_encoder_files():
+    if cfg("models", "gta", "encoder", default="cnn") == "cnn":
+        return []
+    if cfg("models", "gta", "encoder_path", default=None):
+        return [cfg("models", "gta", "encoder_path")]
+    return dnabert2_model_files()
+
+
 def gta_inputs(wildcards):
     return {
         "genes": "results/genes/genes.tsv",
@@ -224,6 +241,7 @@ def gta_inputs(wildcards):
         "sequences": expand("results/haplotypes/{chrom}.sequences.parquet", chrom=CHROMOSOMES),
         "maps": expand("results/haplotypes/{chrom}.map.parquet", chrom=CHROMOSOMES),
         "llm": gta_llm_dir(),
+        "encoder": gta_encoder_files(),
         "annotation": cfg("models", "gta", "annotation", default=None) or [],
     }
 

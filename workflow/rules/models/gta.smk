@@ -42,7 +42,7 @@ rule train_gta:
         runtime=720,
         gpu=1,
     params:
-        settings=cfg("models", "gta", default={}),
+        settings=gta_settings(),
         window=config["window"]["length"],
         seed=config["seed"],
         outdir=lambda wildcards, output: gta_model_dir(output.weights),
@@ -70,7 +70,7 @@ rule predict_gta:
         runtime=240,
         gpu=1,
     params:
-        settings=cfg("models", "gta", default={}),
+        settings=gta_settings(),
         protocols=lambda wildcards: gta_protocols(wildcards.name),
         window=config["window"]["length"],
         seed=config["seed"],
@@ -104,7 +104,7 @@ rule interpret_gta:
         runtime=240,
         gpu=1,
     params:
-        settings=cfg("models", "gta", default={}),
+        settings=gta_settings(),
         window=config["window"]["length"],
         seed=config["seed"],
         bin_bp=cfg("models", "gta", "attribution_bin_bp", default=None),

@@ -46,6 +46,9 @@ SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SEQUENCE_MARKER = " DNA:"
 
 
+ENCODERS = ("cnn", "dnabert2", "hf_encoder")
+
+
 class GTAError(ValueError):
     """Bad input or configuration: the message names the file or key and what to do."""
 
@@ -80,10 +83,11 @@ class GTASettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.encoder not in ("cnn", "dnabert2"):
-            raise GTAError(f"models.gta.encoder: {self.encoder!r} is not one of cnn, dnabert2")
-        if self.encoder == "dnabert2" and not self.encoder_path:
-            raise GTAError("models.gta.encoder is dnabert2 but models.gta.encoder_path (the model directory) is unset")
+        if self.encoder not in ENCODERS:
+            raise GTAError(f"models.gta.encoder: {self.encoder!r} is not one of {', '.join(ENCODERS)}")
+        if self.encoder != "cnn" and not self.encoder_path:
+            raise GTAError(f"models.gta.encoder is {self.encoder} but models.gta.encoder_path (the model directory) "
+                           "is unset")
         if self.pooling not in ("mean", "last"):
             raise GTAError(f"models.gta.pooling: {self.pooling!r} is not one of mean, last")
         if self.attribution not in ("gradient_x_input", "ablation"):
@@ -287,17 +291,17 @@ class ConvSegmentEncoder(nn.Module):
 class FrozenDNALMSegmentEncoder(nn.Module):
     """A frozen DNA language model (e.g. DNABERT-2) run over each segment; mean of its last hidden states.
 
-    The minimal expectation: `tokenizer(list_of_str, padding=True, return_tensors="pt")` gives input_ids and
-    attention_mask, and `model(input_ids=..., attention_mask=...)` returns an object with `last_hidden_state`
-    (or a tuple whose first element is the hidden states), as Hugging Face encoders do.
+    `tokenize(segments)` gives padded input_ids and attention_mask tensors; `model(input_ids=..., attention_mask=...)`
+    returns the hidden states, an object with `last_hidden_state` or a tuple whose first element they are.
     """
 
     trainable = False
 
-    def __init__(self, model: nn.Module, tokenizer, segment_length: int, out_dim: int, max_batch: int = 64):
+    def __init__(self, model: nn.Module, tokenize: Callable[[list[str]], tuple[torch.Tensor, torch.Tensor]],
+                 segment_length: int, out_dim: int, max_batch: int = 64):
         super().__init__()
         self.model = model.requires_grad_(False).eval()
-        self.tokenizer = tokenizer
+        self.tokenize = tokenize
         self.segment_length = segment_length
         self.out_dim = out_dim
         self.max_batch = max_batch
@@ -319,31 +323,51 @@ class FrozenDNALMSegmentEncoder(nn.Module):
         device = next(self.model.parameters()).device
         out = []
         for start in range(0, len(segments), self.max_batch):
-            enc = self.tokenizer(segments[start:start + self.max_batch], padding=True, return_tensors="pt")
-            ids, mask = enc["input_ids"].to(device), enc["attention_mask"].to(device)
+            ids, mask = self.tokenize(segments[start:start + self.max_batch])
+            ids, mask = ids.to(device), mask.to(device)
             res = self.model(input_ids=ids, attention_mask=mask)
-            hidden = res.last_hidden_state if hasattr(res, "last_hidden_state") else res[0]
+            hidden = res if isinstance(res, torch.Tensor) else getattr(res, "last_hidden_state", None)
+            hidden = res[0] if hidden is None else hidden
             m = mask.unsqueeze(-1).to(hidden.dtype)
             out.append(((hidden * m).sum(1) / m.sum(1).clamp(min=1)).float())
         return torch.cat(out).view(len(windows), s, -1)
 
 
-def load_dna_lm_encoder(path: str, segment_length: int) -> FrozenDNALMSegmentEncoder:
-    """The frozen DNA LM encoder from a Hugging Face directory (AutoModel + AutoTokenizer, no remote code)."""
-    from transformers import AutoModel, AutoTokenizer
-
+def load_dna_lm_encoder(path: str, segment_length: int, kind: str = "dnabert2") -> FrozenDNALMSegmentEncoder:
+    """The frozen DNA LM encoder from a model directory: `dnabert2` is the library's native DNABERT-2 (the public
+    checkpoint or the workflow's pretrain_dna_lm model, with its BPE tokenizer); `hf_encoder` is any Hugging Face
+    encoder (AutoModel + AutoTokenizer, no remote code)."""
     if not Path(path, "config.json").is_file():
-        raise GTAError(f"models.gta.encoder_path: {path} has no config.json (a Hugging Face model directory)")
-    model = AutoModel.from_pretrained(path)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    return FrozenDNALMSegmentEncoder(model, tokenizer, segment_length, model.config.hidden_size)
+        raise GTAError(f"models.gta.encoder_path: {path} has no config.json (a model directory)")
+    if kind == "dnabert2":
+        from hapexpr.dnabert2 import DNATokenizer, load_encoder
+
+        model, tokenizer = load_encoder(path), DNATokenizer.from_pretrained(path)
+
+        def tokenize(segments: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+            rows = [[tokenizer.cls_id, *ids, tokenizer.sep_id] for ids in tokenizer.encode_batch(segments)]
+            width = max(len(r) for r in rows)
+            ids = torch.full((len(rows), width), tokenizer.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(rows), width), dtype=torch.long)
+            for i, r in enumerate(rows):
+                ids[i, :len(r)], mask[i, :len(r)] = torch.tensor(r), 1
+            return ids, mask
+    else:
+        from transformers import AutoModel, AutoTokenizer
+
+        model, tokenizer = AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+
+        def tokenize(segments: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+            enc = tokenizer(segments, padding=True, return_tensors="pt")
+            return enc["input_ids"], enc["attention_mask"]
+    return FrozenDNALMSegmentEncoder(model, tokenize, segment_length, model.config.hidden_size)
 
 
 def build_encoder(settings: GTASettings) -> nn.Module:
     if settings.encoder == "cnn":
         return ConvSegmentEncoder(settings.segment_length, settings.encoder_channels, settings.encoder_dim,
                                   settings.dropout)
-    return load_dna_lm_encoder(settings.encoder_path, settings.segment_length)
+    return load_dna_lm_encoder(settings.encoder_path, settings.segment_length, settings.encoder)
 
 
 # ---------------------------------------------------------------------------------------------------------------
