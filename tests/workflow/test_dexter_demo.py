@@ -22,10 +22,6 @@ from conftest import ROOT, run_snakemake
 pytestmark = pytest.mark.slow
 
 
-
-
-@pytest.mark.xfail(strict=True, reason="measured on the demo: 0 of the 4 stronger planted 6-mers found as a k>=4 "
-                   "domain in their bins (160 training genes; DExTER keeps wide composition domains instead)")
 def test_planted_motifs_are_found_in_their_bins(demo_run):
     motifs = pd.read_csv(demo_run / "resources/truth/motifs.tsv", sep="\t")
     domains = pd.read_csv(demo_run / "results/models/dexter/domains.tsv", sep="\t")
