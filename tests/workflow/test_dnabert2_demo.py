@@ -9,8 +9,6 @@ from scipy.stats import pearsonr
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.xfail(strict=True, reason="measured on the demo: test Pearson 0.27 fine-tuned vs 0.19 for the "
-                   "shuffled-target control (80 steps of a 2-layer model); the margin of 0.1 is not reached")
 def test_demo_dnabert2_beats_shuffled_targets_cross_gene(demo_run):
     tmp_path = demo_run
     r = {}
