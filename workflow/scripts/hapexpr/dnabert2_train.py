@@ -688,9 +688,10 @@ def train_dnabert2(protocol: str, token_paths: list[str], map_paths: list[str], 
     tokens, maps = read_store_tables(token_paths, map_paths)
     expr_long = expression_long(expression)
     train, valid = protocol_examples(protocol, tokens, maps, genes, expr_long, individuals)
-    log.info("%s: %d training and %d validation unique haplotypes (weights sum %.0f)", protocol, len(train),
-             len(valid), train.w.sum())
+    n_valid = len(valid)
     valid = subsample(valid, s.valid_max, s.seed)
+    log.info("%s: %d training and %d validation unique haplotypes (%d scored at each evaluation; weights sum %.0f)",
+             protocol, len(train), n_valid, len(valid), train.w.sum())
     if control == "shuffled":
         train = shuffled(train, s.seed)
     model = load_model_for_finetuning(model_dir, s.pooling, trust_remote_code)

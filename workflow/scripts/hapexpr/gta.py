@@ -340,17 +340,13 @@ def load_dna_lm_encoder(path: str, segment_length: int, kind: str = "dnabert2") 
     if not Path(path, "config.json").is_file():
         raise GTAError(f"models.gta.encoder_path: {path} has no config.json (a model directory)")
     if kind == "dnabert2":
-        from hapexpr.dnabert2 import DNATokenizer, load_encoder
+        from hapexpr.dnabert2 import DNATokenizer, build_batch, load_encoder, special_ids
 
         model, tokenizer = load_encoder(path), DNATokenizer.from_pretrained(path)
 
         def tokenize(segments: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-            rows = [[tokenizer.cls_id, *ids, tokenizer.sep_id] for ids in tokenizer.encode_batch(segments)]
-            width = max(len(r) for r in rows)
-            ids = torch.full((len(rows), width), tokenizer.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(rows), width), dtype=torch.long)
-            for i, r in enumerate(rows):
-                ids[i, :len(r)], mask[i, :len(r)] = torch.tensor(r), 1
+            tokens = tokenizer.encode_batch(segments)  # a budget of the longest + [CLS]/[SEP]: one row per segment
+            ids, mask, _, _ = build_batch(tokens, special_ids(tokenizer), max(map(len, tokens)) + 2)
             return ids, mask
     else:
         from transformers import AutoModel, AutoTokenizer
@@ -735,8 +731,7 @@ def fit(model: GTAModel, train: Examples, valid: Examples | None, settings: GTAS
             _save_checkpoint(path, model, optimizer, scheduler, generator, step, history, fingerprint)
         if on_step is not None:
             on_step(step, record["loss"])
-    _calibrate(model, train, settings)  # also after a resume that found training finished
-    model.eval()
+    model.eval()  # the last step calibrated the normalisation (a resume of a finished run restored it)
     return pd.DataFrame(history, columns=["step", "loss", "valid_loss", "lr"])
 
 
