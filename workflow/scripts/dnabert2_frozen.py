@@ -6,7 +6,7 @@ import pandas as pd
 
 from hapexpr import setup_logging
 from hapexpr.dnabert2_train import frozen_predictions
-from hapexpr.io import write_parquet, write_tsv
+from hapexpr.io import read_parquet, write_parquet, write_tsv
 
 setup_logging()
 predictions, ridge = frozen_predictions(
@@ -14,7 +14,7 @@ predictions, ridge = frozen_predictions(
     list(snakemake.input.embeddings),
     list(snakemake.input.maps),
     pd.read_csv(snakemake.input.genes, sep="\t"),
-    pd.read_parquet(snakemake.input.expression),
+    read_parquet(snakemake.input.expression),
     pd.read_csv(snakemake.input.individuals, sep="\t"),
     snakemake.params.alphas,
 )

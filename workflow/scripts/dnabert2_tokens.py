@@ -7,12 +7,12 @@ import pandas as pd
 from hapexpr import setup_logging
 from hapexpr.dnabert2 import DNATokenizer
 from hapexpr.dnabert2_train import tokenize_store
-from hapexpr.io import write_parquet
+from hapexpr.io import read_parquet, write_parquet
 
 setup_logging()
 p = snakemake.params
 tokens = tokenize_store(
-    pd.read_parquet(snakemake.input.sequences),
+    read_parquet(snakemake.input.sequences),
     pd.read_csv(snakemake.input.genes, sep="\t"),
     p.window,
     DNATokenizer.from_pretrained(p.model_dir),

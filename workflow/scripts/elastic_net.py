@@ -6,7 +6,7 @@ import pandas as pd
 
 from hapexpr import setup_logging
 from hapexpr.elastic_net import ElasticNetConfig, run_chromosome
-from hapexpr.io import write_parquet, write_tsv
+from hapexpr.io import read_parquet, write_parquet, write_tsv
 
 setup_logging()
 p = snakemake.params
@@ -14,7 +14,7 @@ predictions, weights, genes = run_chromosome(
     snakemake.input.vcf,
     snakemake.wildcards.chrom,
     pd.read_csv(snakemake.input.genes, sep="\t"),
-    pd.read_parquet(snakemake.input.expression),
+    read_parquet(snakemake.input.expression),
     pd.read_csv(snakemake.input.individuals, sep="\t"),
     ElasticNetConfig(**p.properties, seed=p.seed),
 )

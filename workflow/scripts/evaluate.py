@@ -2,15 +2,13 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import pandas as pd
-
 from hapexpr import setup_logging
 from hapexpr.evaluate import evaluate_predictions
-from hapexpr.io import write_tsv
+from hapexpr.io import read_parquet, write_tsv
 
 setup_logging()
 metrics, per_gene = evaluate_predictions(
-    pd.read_parquet(snakemake.input[0]),
+    read_parquet(snakemake.input[0]),
     snakemake.wildcards.name,
     snakemake.params.bootstrap,
     snakemake.params.seed,

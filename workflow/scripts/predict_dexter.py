@@ -8,7 +8,7 @@ import pandas as pd
 
 from hapexpr import setup_logging
 from hapexpr.dexter import from_pretrained, predict_chromosome
-from hapexpr.io import write_parquet
+from hapexpr.io import read_parquet, write_parquet
 
 setup_logging()
 genes = pd.read_csv(snakemake.input.genes, sep="\t")
@@ -17,7 +17,7 @@ predictions = predict_chromosome(
     genes[genes["chrom"] == snakemake.wildcards.chrom],
     snakemake.input.sequences,
     snakemake.input.map,
-    pd.read_parquet(snakemake.input.expression),
+    read_parquet(snakemake.input.expression),
     pd.read_csv(snakemake.input.individuals, sep="\t"),
     snakemake.params.window,
 )

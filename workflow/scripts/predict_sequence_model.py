@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from hapexpr import setup_logging
-from hapexpr.io import write_parquet
+from hapexpr.io import read_parquet, write_parquet
 from hapexpr.models import load_model, predict_chromosome
 
 setup_logging()
@@ -18,7 +18,7 @@ predictions = predict_chromosome(
     genes[genes["chrom"] == snakemake.wildcards.chrom],
     snakemake.input.sequences,
     snakemake.input.map,
-    pd.read_parquet(snakemake.input.expression),
+    read_parquet(snakemake.input.expression),
     pd.read_csv(snakemake.input.individuals, sep="\t"),
     p.window,
 )

@@ -5,6 +5,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 import pandas as pd
 
 from hapexpr import setup_logging
+from hapexpr.io import read_parquet
 from hapexpr.report import (
     per_gene_page,
     plot_haplotype_stats,
@@ -16,7 +17,7 @@ from hapexpr.report import (
 
 setup_logging()
 inp, out, names = snakemake.input, snakemake.output, snakemake.params.names
-predictions = {n: pd.read_parquet(p) for n, p in zip(names, inp.predictions)}
+predictions = {n: read_parquet(p) for n, p in zip(names, inp.predictions)}
 per_gene = {n: pd.read_csv(p, sep="\t") for n, p in zip(names, inp.per_gene)}
 per_gene = {n: d[d["split"] == "test"] for n, d in per_gene.items() if len(d)}
 genes = pd.read_csv(inp.genes, sep="\t")

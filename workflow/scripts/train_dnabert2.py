@@ -9,7 +9,7 @@ import torch
 
 from hapexpr import setup_logging
 from hapexpr.dnabert2_train import FinetuneSettings, train_dnabert2
-from hapexpr.io import write_parquet, write_tsv
+from hapexpr.io import read_parquet, write_parquet, write_tsv
 
 setup_logging()
 torch.set_num_threads(snakemake.threads)
@@ -19,7 +19,7 @@ predictions, history = train_dnabert2(
     list(snakemake.input.tokens),
     list(snakemake.input.maps),
     pd.read_csv(snakemake.input.genes, sep="\t"),
-    pd.read_parquet(snakemake.input.expression),
+    read_parquet(snakemake.input.expression),
     pd.read_csv(snakemake.input.individuals, sep="\t"),
     p.model_dir,
     FinetuneSettings(**p.settings),

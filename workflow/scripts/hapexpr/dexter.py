@@ -50,6 +50,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from hapexpr.evaluate import PREDICTION_COLUMNS
+from hapexpr.io import read_parquet
 
 log = logging.getLogger(__name__)
 
@@ -548,7 +549,7 @@ def train_dexter(params: dict, genes: pd.DataFrame, sequence_paths: Sequence[str
         log.warning("%d training genes without a finite y_cross_gene are left out", dropped)
     parts = []
     for path in sequence_paths:
-        seqs = pd.read_parquet(path, filters=[("hap_id", "==", 0)])
+        seqs = read_parquet(path, filters=[("hap_id", "==", 0)])
         seqs = seqs[seqs["gene_id"].isin(train["gene_id"])]
         if len(seqs):
             parts.append(fixed_windows(seqs, genes, window))
@@ -569,7 +570,7 @@ def predict_chromosome(model: DExTER, genes: pd.DataFrame, sequences_path: str, 
     haplotype predictions, each unique haplotype window predicted once) for the genes of one chromosome."""
     from hapexpr.haplotypes import fixed_windows
 
-    sequences = pd.read_parquet(sequences_path)
+    sequences = read_parquet(sequences_path)
     sequences = sequences[sequences["gene_id"].isin(genes["gene_id"])]
     if sequences.empty:
         log.warning("%s: no genes of the gene table", sequences_path)
@@ -587,7 +588,7 @@ def predict_chromosome(model: DExTER, genes: pd.DataFrame, sequences_path: str, 
     cross_gene = pd.DataFrame({"gene_id": ref["gene_id"], "individual": "reference", "protocol": "cross_gene",
                                "y_true": y_true, "y_pred": np.where(status == "ok", ref["y_hap"], np.nan),
                                "split": ref["split"], "status": status})
-    hap_map = pd.read_parquet(map_path, columns=["gene_id", "individual", "haplotype", "hap_id"])
+    hap_map = read_parquet(map_path, columns=["gene_id", "individual", "haplotype", "hap_id"])
     per_hap = hap_map.merge(hap_pred, on=["gene_id", "hap_id"], how="inner")
     diploid = per_hap.groupby(["gene_id", "individual"])["y_hap"].agg(["mean", "size"])
     if (diploid["size"] != 2).any():

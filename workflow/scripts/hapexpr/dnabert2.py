@@ -28,6 +28,8 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from hapexpr.io import atomic_path
+
 log = logging.getLogger(__name__)
 
 CONFIG_NAME = "config.json"
@@ -310,7 +312,8 @@ class DNABERT2PreTrainedModel(nn.Module):
     def save_pretrained(self, directory: str | os.PathLike) -> None:
         Path(directory).mkdir(parents=True, exist_ok=True)
         self.config.save_pretrained(directory)
-        save_file(self.public_state_dict(), str(Path(directory) / WEIGHTS_NAME), metadata={"format": "pt"})
+        with atomic_path(Path(directory) / WEIGHTS_NAME) as tmp:  # atomic, and readable as the umask says
+            save_file(self.public_state_dict(), str(tmp), metadata={"format": "pt"})
 
 
 def read_weights(directory: str | os.PathLike) -> dict[str, torch.Tensor]:

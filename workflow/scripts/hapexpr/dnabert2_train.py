@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from hapexpr.evaluate import PREDICTION_COLUMNS
+from hapexpr.io import read_parquet
 from hapexpr.dnabert2 import (
     DNABERT2Config,
     DNABERT2ForMaskedLM,
@@ -648,8 +649,8 @@ def tokenize_store(sequences: pd.DataFrame, genes: pd.DataFrame, length: int, to
 
 def read_store_tables(token_paths: list[str], map_paths: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Tokens and haplotype maps of every chromosome, concatenated."""
-    tokens = pd.concat([pd.read_parquet(p) for p in token_paths], ignore_index=True)
-    maps = pd.concat([pd.read_parquet(p, columns=["gene_id", "individual", "haplotype", "hap_id"])
+    tokens = pd.concat([read_parquet(p) for p in token_paths], ignore_index=True)
+    maps = pd.concat([read_parquet(p, columns=["gene_id", "individual", "haplotype", "hap_id"])
                       for p in map_paths], ignore_index=True)
     return tokens, maps
 
@@ -709,7 +710,7 @@ def train_dnabert2(protocol: str, token_paths: list[str], map_paths: list[str], 
 def embed_store(token_path: str, model_dir: str, pooling: str, max_tokens: int, batch_size: int,
                 trust_remote_code: bool = False, precision: str = "auto") -> pd.DataFrame:
     """gene_id, hap_id, e0..e{H-1}: the frozen embedding of every unique haplotype of one chromosome."""
-    tokens = pd.read_parquet(token_path)
+    tokens = read_parquet(token_path)
     encoder = load_encoder(model_dir, trust_remote_code)
     ids_map = special_ids(DNATokenizer.from_pretrained(model_dir))
     E = embed(encoder, list(tokens["input_ids"]), max_tokens, pooling, ids_map, batch_size, precision=precision)
@@ -723,10 +724,10 @@ def frozen_predictions(protocols: list[str], embedding_paths: list[str], map_pat
                        genes: pd.DataFrame, expression: pd.DataFrame, individuals: pd.DataFrame,
                        alphas: list[float]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Ridge on cached frozen embeddings, per protocol, with the same unique-haplotype examples as fine-tuning."""
-    emb = pd.concat([pd.read_parquet(p) for p in embedding_paths], ignore_index=True)
+    emb = pd.concat([read_parquet(p) for p in embedding_paths], ignore_index=True)
     cols = [c for c in emb.columns if c.startswith("e")]
     emb["input_ids"] = list(emb[cols].to_numpy(np.float32))  # examples carry the embedding in place of tokens
-    maps = pd.concat([pd.read_parquet(p, columns=["gene_id", "individual", "haplotype", "hap_id"])
+    maps = pd.concat([read_parquet(p, columns=["gene_id", "individual", "haplotype", "hap_id"])
                       for p in map_paths], ignore_index=True)
     expr_long = expression_long(expression)
     preds, chosen = [], []

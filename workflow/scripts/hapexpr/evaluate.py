@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from hapexpr.io import read_parquet
+
 log = logging.getLogger(__name__)
 
 PREDICTION_COLUMNS = ["gene_id", "individual", "protocol", "y_true", "y_pred", "split", "status"]
@@ -235,7 +237,7 @@ def summarise(metrics: Sequence[pd.DataFrame], split: str = "test") -> pd.DataFr
 
 def concat_tables(paths: Sequence[str]) -> pd.DataFrame:
     """Per-chromosome tables (parquet or TSV) into one, in the given order; empty parts keep the columns."""
-    parts = [pd.read_parquet(p) if str(p).endswith(".parquet") else pd.read_csv(p, sep="\t") for p in paths]
+    parts = [read_parquet(p) if str(p).endswith(".parquet") else pd.read_csv(p, sep="\t") for p in paths]
     non_empty = [p for p in parts if not p.empty]
     if not non_empty:
         return parts[0] if parts else pd.DataFrame()

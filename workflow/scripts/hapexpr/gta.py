@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from hapexpr.io import atomic_path
+from hapexpr.io import apply_umask, atomic_path, read_parquet
 from hapexpr.evaluate import PREDICTION_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -161,6 +161,7 @@ def materialize_llm(spec: str, outdir: str | os.PathLike, trust_remote_code: boo
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
+    apply_umask(tmp)  # safetensors writes 0600
     if out.exists():
         import shutil
 
@@ -761,8 +762,8 @@ def load_haplotypes(sequence_paths: Sequence[str], map_paths: Sequence[str], gen
     from hapexpr.haplotypes import fixed_windows
 
     filters = [("hap_id", "==", 0)] if reference_only else None
-    windows = [fixed_windows(pd.read_parquet(p, filters=filters), genes, window_length) for p in sequence_paths]
-    maps = [pd.read_parquet(p, columns=["gene_id", "individual", "haplotype", "hap_id"]) for p in map_paths]
+    windows = [fixed_windows(read_parquet(p, filters=filters), genes, window_length) for p in sequence_paths]
+    maps = [read_parquet(p, columns=["gene_id", "individual", "haplotype", "hap_id"]) for p in map_paths]
     return (pd.concat(windows, ignore_index=True) if windows else pd.DataFrame(columns=["gene_id", "hap_id", "window"]),
             pd.concat(maps, ignore_index=True) if maps else pd.DataFrame(columns=["gene_id", "individual",
                                                                                 "haplotype", "hap_id"]))
@@ -807,7 +808,7 @@ def cross_individual_examples(expression: pd.DataFrame, individuals: pd.DataFram
 
 def _read_inputs(genes_path: str, expression_path: str, individuals_path: str, annotation_path: str | None):
     genes = pd.read_csv(genes_path, sep="\t", dtype={"gene_id": str, "chrom": str})
-    expression = pd.read_parquet(expression_path).set_index("gene_id")
+    expression = read_parquet(expression_path).set_index("gene_id")
     individuals = pd.read_csv(individuals_path, sep="\t", dtype={"individual": str})
     annotation = read_annotation_table(annotation_path) if annotation_path else None
     return genes, expression, individuals, annotation

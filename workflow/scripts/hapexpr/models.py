@@ -17,7 +17,7 @@ from safetensors.numpy import load_file, save_file
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from hapexpr.evaluate import PREDICTION_COLUMNS
-from hapexpr.io import atomic_path
+from hapexpr.io import atomic_path, read_parquet
 from hapexpr.kmers import DEFAULT_KS, gc_cpg, kmer_frequencies
 
 log = logging.getLogger(__name__)
@@ -247,7 +247,7 @@ def read_store_windows(sequence_paths: Sequence[str], genes: pd.DataFrame, windo
     filters = [("hap_id", "==", 0)] if reference_only else None
     parts = []
     for path in sequence_paths:
-        sequences = pd.read_parquet(path, filters=filters)
+        sequences = read_parquet(path, filters=filters)
         sequences = sequences[sequences["gene_id"].isin(genes["gene_id"])]
         if len(sequences):
             parts.append(windows_from_store(sequences, genes, window))
@@ -279,7 +279,7 @@ def predict_chromosome(
         log.warning("%s: no genes on this chromosome", sequences_path)
         return pd.DataFrame(columns=PREDICTION_COLUMNS)
     windows = read_store_windows([sequences_path], genes, window)
-    haplotype_map = pd.read_parquet(map_path, columns=["gene_id", "individual", "haplotype", "hap_id"])
+    haplotype_map = read_parquet(map_path, columns=["gene_id", "individual", "haplotype", "hap_id"])
     log.info("%s: %d genes, %d unique haplotype windows, %d map rows", sequences_path, len(genes), len(windows),
              len(haplotype_map))
     cross_gene = predict_cross_gene(model, genes, windows)
