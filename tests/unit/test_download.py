@@ -81,6 +81,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             self.send_response(200)
         rest = body[start:]
+        if fault == "no_length_short":  # no Content-Length: closing the connection ends the body, cut or not
+            self.end_headers()
+            self.wfile.write(rest[: len(rest) * 9 // 10])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        if fault == "chunked_short":  # chunked, and the connection drops before the last (empty) chunk
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            cut = rest[: len(rest) * 9 // 10]
+            for i in range(0, len(cut), 65536):
+                piece = cut[i : i + 65536]
+                self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            self.wfile.flush()
+            self.close_connection = True
+            return
         self.send_header("Content-Length", str(len(rest)))
         self.send_header("Accept-Ranges", "bytes")
         self.end_headers()
@@ -458,3 +474,79 @@ def test_tabix_cli_reads_our_index(tmp_path):
     out = subprocess.run(["tabix", str(dest), "22:150-250"], capture_output=True, text=True, check=True).stdout
     assert out.split("\t")[1] == "200"
     assert os.path.getsize(f"{dest}.tbi") > 0
+
+
+# --------------------------------------------------------------- bodies cut short that no header announces
+
+GTF_GZ = gzip.compress(("chr1\tHAVANA\tgene\t1\t100\t.\t+\t.\tgene_id \"G1\";\n" * 20000).encode())
+
+
+def test_gzip_body_cut_short_without_length_is_an_error_naming_the_url_and_leaves_nothing(server, tmp_path):
+    url = serve(server, "/genes.gtf.gz", body=GTF_GZ, faults=("no_length_short",) * 10)
+    dest = tmp_path / "res" / "genes.gtf.gz"
+    with pytest.raises(PrepareError) as err:
+        download_and_prepare(url, dest, "gzip", retries=1, timeout=0.5, backoff=0.01)
+    assert url in str(err.value) and "truncated" in str(err.value) and "rerun" in str(err.value)
+    assert list(dest.parent.iterdir()) == []
+
+
+def test_chunked_body_cut_short_every_time_never_becomes_the_file(server, tmp_path):
+    url = serve(server, "/genes.gtf.gz", body=GTF_GZ, faults=("chunked_short",) * 10)
+    dest = tmp_path / "res" / "genes.gtf.gz"
+    with pytest.raises(DownloadError, match="IncompleteRead"):
+        download_and_prepare(url, dest, "gzip", retries=1, timeout=0.5, backoff=0.01)
+    assert not dest.exists()
+
+
+def test_chunked_body_cut_once_is_resumed(server, tmp_path):
+    url = serve(server, "/genes.gtf.gz", body=GTF_GZ, faults=("chunked_short",))
+    dest = tmp_path / "res" / "genes.gtf.gz"
+    download_and_prepare(url, dest, "gzip", **FAST)
+    assert dest.read_bytes() == GTF_GZ
+
+
+def test_bgzipped_vcf_cut_short_without_length_is_an_error(server, tmp_path):
+    src = bgzip_text(tmp_path, "in.vcf.gz", vcf_lines([("22", p) for p in range(100, 40000, 7)]))
+    url = serve(server, "/panel.vcf.gz", body=src.read_bytes(), faults=("no_length_short",) * 10)
+    dest = tmp_path / "res" / "chr22.vcf.gz"
+    with pytest.raises(PrepareError, match="BGZF end-of-file block is missing") as err:
+        download_and_prepare(url, dest, "vcf", retries=0)
+    assert url in str(err.value)
+    assert list(dest.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("flavour", ["plain", "bgzf"])
+def test_reference_cut_mid_line_without_length_is_an_error(server, tmp_path, flavour):
+    body = FASTA.encode()
+    if flavour == "bgzf":
+        (tmp_path / "ref.fa").write_text(FASTA)
+        pysam.tabix_compress(str(tmp_path / "ref.fa"), str(tmp_path / "ref.fa.gz"))
+        body = (tmp_path / "ref.fa.gz").read_bytes()
+    url = serve(server, "/GRCh38.fa", body=body, faults=("no_length_short",) * 10)
+    dest = tmp_path / "res" / "genome.fa.gz"
+    with pytest.raises(PrepareError, match="truncated") as err:
+        download_and_prepare(url, dest, "reference", retries=0)
+    assert url in str(err.value)
+    assert list(dest.parent.iterdir()) == []
+
+
+def test_reference_shorter_than_its_declared_build_is_an_error(tmp_path):
+    full = ">chrM\n" + "\n".join(["ACGT" * 15] * 276) + "\nACGTACGTA\n"  # 16,569 bp: GRCh38's chrM
+    cut = ">chrM\n" + "\n".join(["ACGT" * 15] * 250) + "\n"  # cut at a line end: only the length shows it
+    (tmp_path / "full.fa").write_text(full)
+    (tmp_path / "cut.fa").write_text(cut)
+    prepare_reference(tmp_path / "full.fa", tmp_path / "a.fa.gz", build="GRCh38")
+    prepare_reference(tmp_path / "cut.fa", tmp_path / "b.fa.gz")  # no build named: nothing to compare with
+    with pytest.raises(PrepareError, match=r"chrM: 15,000 bp, GRCh38 has 16,569.*cut short"):
+        prepare_reference(tmp_path / "cut.fa", tmp_path / "c.fa.gz", build="GRCh38")
+    assert not (tmp_path / "c.fa.gz").exists() and not (tmp_path / "c.fa.gz.fai").exists()
+
+
+def test_connection_refused_does_not_mention_a_partial_file(tmp_path):
+    srv = FaultServer()
+    port = srv.server_address[1]
+    srv.server_close()
+    with pytest.raises(DownloadError) as err:
+        fetch(f"http://127.0.0.1:{port}/f", tmp_path / "f.bin", retries=0, timeout=0.5, backoff=0.01)
+    assert "partial" not in str(err.value) and "f.bin.part" not in str(err.value)
+    assert "Nothing was written" in str(err.value)

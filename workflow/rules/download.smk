@@ -25,6 +25,7 @@ if not DEMO:
             **DOWNLOAD_SETTINGS,
             url=download_source("reference", "url"),
             kind="reference",
+            build=config["build"],
             md5=download_source("reference", "md5"),
             sha256=download_source("reference", "sha256"),
         script:

@@ -16,4 +16,5 @@ download_and_prepare(
     manifest=getattr(snakemake.input, "manifest", None) or None,
     retries=p.retries,
     timeout=p.timeout,
+    build=getattr(p, "build", None),
 )

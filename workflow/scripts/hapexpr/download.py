@@ -14,12 +14,17 @@ import os
 import re
 import shutil
 import socket
+import struct
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
+
+from hapexpr.io import has_bgzf_eof
+from hapexpr.reference import check_build_lengths
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +44,10 @@ class ChecksumError(DownloadError):
 
 class PrepareError(ValueError):
     """A file that cannot be compressed or indexed (not bgzip-compressed, unsorted): the message says what to do."""
+
+
+class IncompleteError(PrepareError):
+    """A file that arrived without error but is not whole (a body cut short that the server did not announce)."""
 
 
 @dataclass(frozen=True)
@@ -194,9 +203,10 @@ def fetch(
             except _Retryable as err:
                 last = str(err)
         else:
+            kept = (f"The partial download is kept in {part} and a rerun resumes it; " if part.exists()
+                    else "Nothing was written; ")
             raise DownloadError(
-                f"{url}: failed after {retries + 1} attempts (last: {last}). The partial download is kept in "
-                f"{part} and a rerun resumes it; check the network or the URL."
+                f"{url}: failed after {retries + 1} attempts (last: {last}). {kept}check the network or the URL."
             )
     digests = verify(part, url, md5, sha256)
     os.replace(part, dest)
@@ -275,6 +285,29 @@ def compression(path: str | os.PathLike) -> str:
     return "gzip"
 
 
+def check_whole(path: str | os.PathLike, source: str) -> None:
+    """A gzip or BGZF file must reach its end: the BGZF end-of-file block, or gzip's CRC and length trailer.
+
+    This catches a download cut short by a server that sent no Content-Length (or a chunked body): the bytes
+    that came are a valid prefix, so nothing else would notice. Plain text cannot be checked this way."""
+    kind = compression(path)
+    if kind == "bgzf":
+        if not has_bgzf_eof(path):
+            raise IncompleteError(f"{source}: the BGZF end-of-file block is missing: {_CUT_SHORT}")
+    elif kind == "gzip":
+        try:
+            with gzip.open(path, "rb") as fh:
+                while fh.read(CHUNK):
+                    pass
+        except (EOFError, OSError, zlib.error) as err:
+            raise IncompleteError(f"{source}: the gzip stream is incomplete or corrupt ({err}): {_CUT_SHORT}") from err
+
+
+_CUT_SHORT = ("the file is truncated (a download cut short, perhaps by a server that sent no Content-Length). "
+              "The bad copy was removed; rerun to fetch it again, and give its checksum in the config (sources.*.md5 "
+              "or sha256) if the source publishes one.")
+
+
 def _cleanup(*paths: Path) -> None:
     for p in paths:
         p.unlink(missing_ok=True)
@@ -296,14 +329,57 @@ def bgzip_file(src: str | os.PathLike, dest: str | os.PathLike) -> None:
                 fout.write(chunk)
 
 
-def prepare_reference(src: str | os.PathLike, dest: str | os.PathLike) -> None:
-    """The reference contract: `dest` bgzip-compressed with `dest`.fai and `dest`.gzi, all renamed into place last."""
+def _last_bytes(bgzf: Path, gzi: Path) -> bytes:
+    """The end of a BGZF file's decompressed text: its last block, found through the .gzi index."""
+    raw = gzi.read_bytes()
+    (n,) = struct.unpack_from("<Q", raw)
+    start = struct.unpack_from("<Q", raw, 8 + 16 * (n - 1))[0] if n else 0
+    with open(bgzf, "rb") as fh:
+        fh.seek(start)
+        data = fh.read()
+    out = b""
+    while data:
+        inflater = zlib.decompressobj(wbits=31)
+        block = inflater.decompress(data)
+        out = (out + block)[-4096:] if block else out
+        data = inflater.unused_data
+    return out
+
+
+def check_fasta_index(fasta: Path, fai: Path, gzi: Path, source: str, build: str | None = None) -> None:
+    """A FASTA whose index says it is whole: sequences not empty, the last line ends with a newline (a file cut
+    mid-line does not), and, where `build` is a known assembly, every chromosome as long as the build says."""
+    lengths = {}
+    for line in fai.read_text().splitlines():
+        name, length = line.split("\t")[:2]
+        lengths[name] = int(length)
+    empty = [n for n, length in lengths.items() if length == 0]
+    if empty:
+        raise IncompleteError(f"{source}: sequence(s) {empty[:5]} are empty: {_CUT_SHORT}")
+    if not _last_bytes(fasta, gzi).endswith(b"\n"):
+        raise IncompleteError(
+            f"{source}: the FASTA stops in the middle of a line (no newline at the end of the last sequence, "
+            f"{list(lengths)[-1]}): {_CUT_SHORT} If the file is whole, end it with a newline."
+        )
+    if build:
+        try:
+            check_build_lengths(lengths, build, source)
+        except ValueError as err:
+            raise IncompleteError(str(err)) from None
+
+
+def prepare_reference(src: str | os.PathLike, dest: str | os.PathLike, build: str | None = None) -> None:
+    """The reference contract: `dest` bgzip-compressed with `dest`.fai and `dest`.gzi, all renamed into place last.
+
+    The FASTA is checked to be whole (see check_whole and check_fasta_index; `build` names the assembly whose
+    chromosome lengths it must have, if known)."""
     import pysam
 
     dest = Path(dest)
     tmp = dest.with_name(f".{dest.name}.tmp")
     tmp_fai, tmp_gzi = Path(f"{tmp}.fai"), Path(f"{tmp}.gzi")
     try:
+        check_whole(src, str(src))
         bgzip_file(src, tmp)
         try:
             pysam.faidx(str(tmp))
@@ -311,6 +387,7 @@ def prepare_reference(src: str | os.PathLike, dest: str | os.PathLike) -> None:
             raise PrepareError(f"{src}: cannot index as FASTA ({err}); is it a (b)gzipped or plain FASTA?") from err
         if not tmp_fai.exists() or tmp_fai.stat().st_size == 0:
             raise PrepareError(f"{src}: no sequence found; is it a FASTA file?")
+        check_fasta_index(tmp, tmp_fai, tmp_gzi, str(src), build)
         os.replace(tmp_fai, f"{dest}.fai")
         os.replace(tmp_gzi, f"{dest}.gzi")
         os.replace(tmp, dest)
@@ -329,6 +406,7 @@ def prepare_vcf(src: str | os.PathLike, dest: str | os.PathLike) -> None:
             f"{src}: the VCF is {'plain text' if kind == 'plain' else 'gzip but not bgzip'}; tabix needs bgzip. "
             f"Recompress it with `bcftools view -Oz` (sorted) or `bgzip`, or point the config at the .vcf.gz."
         )
+    check_whole(src, str(src))
     tmp = dest.with_name(f".{dest.name}.tmp")
     tmp_tbi = Path(f"{tmp}.tbi")
     try:
@@ -351,6 +429,7 @@ def ensure_compression(src: str | os.PathLike, dest: str | os.PathLike, gzipped:
     dest = Path(dest)
     tmp = dest.with_name(f".{dest.name}.tmp")
     try:
+        check_whole(src, str(src))
         kind = compression(src)
         if gzipped and kind == "plain":
             with open(src, "rb") as fin, gzip.open(tmp, "wb") as fout:
@@ -383,12 +462,15 @@ def download_and_prepare(
     retries: int = 5,
     timeout: float = 60.0,
     backoff: float = 2.0,
+    build: str | None = None,
 ) -> Digests:
     """Fetch `url`, verify it, and write the contract file `dest`.
 
     `kind`: `reference` (bgzip + .fai + .gzi), `vcf` (bgzip checked + .tbi), `gzip` (gzip-compressed as is or
     compressed), `plain` (decompressed if needed). The MD5 comes from `md5` or from the checksum `manifest`
-    (1000 Genomes style). The source's SHA-256 goes to `<dest>.sha256` when no checksum was known.
+    (1000 Genomes style). The source's SHA-256 goes to `<dest>.sha256` when no checksum was known. A file that is
+    not whole (a gzip/BGZF stream cut short, a FASTA cut mid-line or shorter than its `build`) is an error naming
+    `url`, and nothing is kept.
     """
     dest = Path(dest)
     md5 = resolve_md5(url, md5, manifest)
@@ -396,13 +478,15 @@ def download_and_prepare(
     digests = fetch(url, raw, md5, sha256, retries, timeout, backoff, record_sha256=False)
     try:
         if kind == "reference":
-            prepare_reference(raw, dest)
+            prepare_reference(raw, dest, build)
         elif kind == "vcf":
             prepare_vcf(raw, dest)
         elif kind in ("gzip", "plain"):
             ensure_compression(raw, dest, gzipped=kind == "gzip")
         else:
             raise ValueError(f"unknown download kind {kind!r}")
+    except IncompleteError as err:
+        raise IncompleteError(f"{url}: {err}") from None
     finally:
         _cleanup(raw)
     if not (md5 or sha256):

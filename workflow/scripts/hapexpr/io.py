@@ -10,6 +10,19 @@ from pathlib import Path
 import pandas as pd
 
 
+# The 28-byte empty block that ends every complete BGZF file (SAM/BAM spec, section 4.1.2).
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+
+
+def has_bgzf_eof(path: str | os.PathLike) -> bool:
+    """True when the file ends with the BGZF end-of-file block (a truncated bgzip file does not)."""
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        fh.seek(max(0, size - len(BGZF_EOF)))
+        return fh.read() == BGZF_EOF
+
+
 def _umask() -> int:
     """The process umask (read without changing it where /proc allows)."""
     try:

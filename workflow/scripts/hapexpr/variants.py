@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hapexpr.io import has_bgzf_eof
 from hapexpr.reference import ChromosomeNameError, harmonise_chrom
 
 log = logging.getLogger(__name__)
 
-# The 28-byte empty block that ends every complete BGZF file (SAM/BAM spec, section 4.1.2).
-BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 
 MISSING_POLICIES = ("reference", "error")
 UNPHASED_POLICIES = ("error", "random", "reference")
@@ -160,11 +159,7 @@ def check_vcf(path: str | os.PathLike) -> str:
         head = fh.read(4)
         if head[:2] != b"\x1f\x8b":
             raise VCFError(f"{path}: not compressed; compress and index it: bgzip {path} && tabix -p vcf {path}.gz")
-        fh.seek(0, os.SEEK_END)
-        size = fh.tell()
-        fh.seek(max(0, size - len(BGZF_EOF)))
-        tail = fh.read()
-    if tail != BGZF_EOF:
+    if not has_bgzf_eof(path):
         raise VCFError(
             f"{path}: the BGZF end-of-file block is missing, so the file is truncated (an interrupted download or "
             f"copy) or was compressed with gzip instead of bgzip. Download it again, or recompress with bgzip."
