@@ -305,3 +305,104 @@ def test_window_n_fraction_counts_gaps_and_the_chromosome_end(tmp_path):
     shares = window_n_fraction(str(fasta), genes, 40)
     # all A; all N inside the gap; a 40 bp window at 270..310 is 30 C then 10 bp past the end (N)
     assert shares.tolist() == pytest.approx([0.0, 1.0, 0.25])
+
+
+# ------------------------------------------------------------------------------------- bad input (issue 12)
+
+QTLTOOLS = "chr22_20Mb_matched/expression/geuvadis_qtltools_example_genes.50percent.chr22_358EUR.bed.gz"
+FASTQTL = "chr22_20Mb_matched/expression/geuvadis_fastqtl_example_chr22_373EUR_normalized.bed.gz"
+
+
+def test_qtltools_bed_with_length_and_strand_columns_is_read_by_its_layout(tmp_path):
+    path = tmp_path / "q.bed"
+    path.write_text("#chr\tstart\tend\tgene\tlength\tstrand\tS1\tS2\n"
+                    "chr22\t99\t100\tENSG01.3\t1049\t+\t0.5\t2\nchr22\t199\t200\tENSG02.1\t77\t-\t1\t3\n")
+    expr = read_expression(str(path), "bed")
+    assert list(expr.columns) == ["S1", "S2"] and expr.loc["ENSG02", "S2"] == 3.0
+
+
+def test_real_phenotype_beds_have_only_individuals_as_columns(realdata):
+    qtltools = read_expression(str(realdata / QTLTOOLS), "bed")
+    fastqtl = read_expression(str(realdata / FASTQTL), "bed")
+    assert qtltools.shape == (608, 358) and fastqtl.shape == (364, 373)
+    for expr in (qtltools, fastqtl):
+        assert all(c.startswith(("HG", "NA")) for c in expr.columns)
+        assert expr.columns[0] == "HG00096"
+
+
+def test_duplicate_individual_columns_are_an_error_naming_them(tmp_path):
+    path = write_geuvadis(tmp_path / "e.txt", ["ENSG01"], ["S1", "S2", "S1"])
+    with pytest.raises(InputError, match=r"e.txt: column\(s\) \['S1'\] occur more than once"):
+        read_expression(str(path), "geuvadis")
+
+
+def test_non_numeric_expression_names_line_gene_and_column(tmp_path):
+    path = tmp_path / "e.txt"
+    path.write_text("TargetID\tGene_Symbol\tChr\tCoord\tS1\tS2\nENSG01\tX\t1\t1\t1.5\t2\nENSG02\tY\t1\t1\t3\t1,5\n")
+    with pytest.raises(InputError, match=r"e.txt, line 3: .*'1,5' for gene ENSG02 in column 'S2'"):
+        read_expression(str(path), "geuvadis")
+
+
+def test_log1p_on_negative_values_is_an_error_naming_file_count_and_fix():
+    expr = pd.DataFrame({"A": [-0.5, 3.0], "B": [-1.0, 5.0]}, index=["g1", "g2"])
+    with pytest.raises(InputError, match=r"expr.bed: 2 of 4 expression values are negative.*expression_transform: none"):
+        transform_expression(expr, "log1p", "expr.bed")
+    assert transform_expression(expr, "none") is expr
+
+
+def test_older_gencode_biotype_names_count_as_lncrna(tmp_path):
+    path = tmp_path / "old.gtf"
+    path.write_text(gtf_line("chr1", 1001, 2000, "+", "ENSG01.1", "A", biotype="lincRNA")
+                    + gtf_line("chr1", 3001, 4000, "+", "ENSG02.1", "B", biotype="antisense")
+                    + gtf_line("chr1", 5001, 6000, "+", "ENSG03.1", "C"))
+    annotation = read_gtf_genes(str(path))
+    assert annotation["biotype"].tolist() == ["lncRNA", "lncRNA", "protein_coding"]
+    expr = pd.DataFrame(1.0, index=["ENSG01", "ENSG02", "ENSG03"], columns=["S1"])
+    for asked in (["lncRNA"], ["lincRNA"]):
+        genes = build_genes(annotation, expr, ["chr1"], ["chr1"], asked, expr.mean(axis=1), PATHS)
+        assert genes["gene_id"].tolist() == ["ENSG01", "ENSG02"]
+
+
+def test_window_longer_than_every_run_chromosome_is_an_error_naming_the_key(tmp_path, gtf):
+    from hapexpr.genes import check_window_fits
+
+    check_window_fits(4000, {"chr1": 5000, "chr2": 100}, ["chr1", "chr2"], "genome.fa.gz.fai")
+    with pytest.raises(InputError, match=r"genome.fa.gz.fai: window.length is 6,000 bp.*chr1, has 5,000 bp"):
+        check_window_fits(6000, {"chr1": 5000, "chr2": 100, "chr9": 10**6}, ["chr1", "chr2"], "genome.fa.gz.fai")
+
+
+def _bgzipped_vcf(tmp_path, name, samples, chrom="1"):
+    plain = tmp_path / f"{name}.vcf"
+    plain.write_text(
+        f"##fileformat=VCFv4.2\n##contig=<ID={chrom},length=10000>\n"
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(samples) + "\n"
+        + "".join(f"{chrom}\t{p}\t.\tA\tG\t.\tPASS\t.\tGT\t" + "\t".join(["0|1"] * len(samples)) + "\n"
+                  for p in range(100, 9000, 3))
+    )
+    out = tmp_path / f"{name}.vcf.gz"
+    pysam.tabix_compress(str(plain), str(out))
+    return out
+
+
+def test_sample_missing_from_one_chromosomes_vcf_names_the_file_and_whom(tmp_path):
+    from hapexpr.genes import vcf_samples
+
+    a = _bgzipped_vcf(tmp_path, "chr1", ["S1", "S2", "S3"])
+    b = _bgzipped_vcf(tmp_path, "chr2", ["S1", "S3"], chrom="2")
+    assert vcf_samples([str(a), str(a)]) == ["S1", "S2", "S3"]
+    with pytest.raises(InputError, match=r"chr2.vcf.gz lacks 1 sample\(s\).*\['S2'\].*S2 is in .*chr1.vcf.gz"):
+        vcf_samples([str(a), str(b)])
+
+
+def test_duplicate_or_truncated_vcf_is_named_at_the_individuals_stage(tmp_path):
+    from hapexpr.genes import vcf_samples
+    from hapexpr.variants import VCFError
+
+    dup = _bgzipped_vcf(tmp_path, "dup", ["S1", "S2", "S1"])
+    with pytest.raises(VCFError, match=r"dup.vcf.gz: sample ids occur more than once.*\['S1'\].*bcftools reheader"):
+        vcf_samples([str(dup)])
+    cut = _bgzipped_vcf(tmp_path, "cut", ["S1", "S2"])
+    cut.write_bytes(cut.read_bytes()[:-100])
+    with pytest.raises(VCFError, match=r"cut.vcf.gz: the BGZF end-of-file block is missing.*truncated"):
+        vcf_samples([str(cut)])

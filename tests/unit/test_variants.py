@@ -144,3 +144,60 @@ def test_individual_absent_from_vcf_is_an_error(tmp_path):
     vcf = _vcf(tmp_path, [("G", ["0|1", "1|1"])])
     with pytest.raises(VCFError, match="not in the VCF header"):
         VcfReader(str(vcf), individuals=["S1", "NA00001"])
+
+
+# ------------------------------------------------------------------------ wrong files (issue 12)
+
+def _two_contig_vcf(tmp_path, name="v.vcf.gz", record_chroms=("chr2",), samples=("S1", "S2")):
+    import pysam
+
+    plain = tmp_path / name.removesuffix(".gz")
+    plain.write_text(
+        "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=1000>\n##contig=<ID=chr2,length=1000>\n"
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="GT">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(samples) + "\n"
+        + "".join(f"{c}\t{p}\t.\tA\tG\t.\t.\t.\tGT\t" + "\t".join(["0|1"] * len(samples)) + "\n"
+                  for c in record_chroms for p in (10, 20))
+    )
+    out = tmp_path / name
+    pysam.tabix_compress(str(plain), str(out), force=True)
+    pysam.tabix_index(str(out), preset="vcf", force=True)
+    return out
+
+
+def test_vcf_without_records_for_the_chromosome_is_an_error_not_reference_haplotypes(tmp_path):
+    reader = VcfReader(str(_two_contig_vcf(tmp_path)))  # the header names chr1, but every record is on chr2
+    assert reader.chrom_name("chr2") == "chr2"
+    with pytest.raises(VCFError, match=r"no records for chromosome 'chr1' \(its records are on \['chr2'\]\).*\{chrom\}"):
+        reader.chrom_name("chr1")
+
+
+def test_vcf_without_any_record_is_an_error(tmp_path):
+    vcf = write_vcf(tmp_path / "e.vcf.gz", "chr1", 1000, ["S1"], [])
+    with pytest.raises(VCFError, match="no records at all"):
+        VcfReader(str(vcf)).chrom_name("chr1")
+
+
+def test_index_older_than_its_vcf_is_an_error_saying_to_reindex(tmp_path):
+    import os
+
+    vcf = _two_contig_vcf(tmp_path)
+    os.utime(f"{vcf}.tbi", (1_000_000, 1_000_000))
+    with pytest.raises(VCFError, match=r"v.vcf.gz.tbi is older than .*v.vcf.gz.*tabix -f -p vcf"):
+        VcfReader(str(vcf))
+
+
+def test_index_of_another_file_is_an_error(tmp_path):
+    import shutil
+
+    vcf = _two_contig_vcf(tmp_path)
+    other = _two_contig_vcf(tmp_path, "other.vcf.gz", record_chroms=("chr1", "chr2"), samples=("S1", "S2", "S3"))
+    shutil.copyfile(f"{other}.tbi", f"{vcf}.tbi")
+    with pytest.raises(VCFError, match=r"v.vcf.gz.tbi does not belong to .*v.vcf.gz.*first record \(chr2:10\)"):
+        VcfReader(str(vcf))
+
+
+def test_duplicate_sample_ids_are_an_error_naming_them(tmp_path):
+    vcf = _two_contig_vcf(tmp_path, samples=("S1", "S2", "S1"))
+    with pytest.raises(VCFError, match=r"sample ids occur more than once in the header: \['S1'\]"):
+        VcfReader(str(vcf))

@@ -7,6 +7,7 @@ position of the first transcribed base, on either strand).
 import gzip
 import logging
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -14,6 +15,7 @@ import pandas as pd
 
 from hapexpr.ids import validate_ids
 from hapexpr.reference import harmonise_chrom
+from hapexpr.variants import check_vcf, header_samples
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +26,29 @@ _ATTR = re.compile(r'(\S+) "([^"]*)"')
 
 class InputError(ValueError):
     """Bad input: the message names the file, the record and what to do."""
+
+
+# Gene biotypes that GENCODE/Ensembl renamed between releases, old name -> the current one. Older releases (v19, for
+# one) split long non-coding RNAs into lincRNA, antisense, sense_intronic, ...; newer ones (v31 on) call them all
+# lncRNA. Annotation and config biotypes both go through this table, so `genes.biotypes: [lncRNA]` keeps an old
+# release's lincRNA genes, and an old config's `lincRNA` still matches a new annotation.
+BIOTYPE_SYNONYMS = {
+    "lincRNA": "lncRNA",
+    "antisense": "lncRNA",
+    "antisense_RNA": "lncRNA",
+    "sense_intronic": "lncRNA",
+    "sense_overlapping": "lncRNA",
+    "3prime_overlapping_ncrna": "lncRNA",
+    "3prime_overlapping_ncRNA": "lncRNA",
+    "macro_lncRNA": "lncRNA",
+    "bidirectional_promoter_lncRNA": "lncRNA",
+    "non_coding": "lncRNA",
+}
+
+
+def canonical_biotypes(biotypes: Iterable[str]) -> list[str]:
+    """Biotype names as the current GENCODE spells them (BIOTYPE_SYNONYMS), order kept, no repeats."""
+    return list(dict.fromkeys(BIOTYPE_SYNONYMS.get(b, b) for b in biotypes))
 
 
 def strip_version(gene_id: str) -> str:
@@ -70,15 +95,58 @@ def read_gtf_genes(path: str) -> pd.DataFrame:
     if not rows:
         raise InputError(f"{path}: no 'gene' records; is this a GTF with gene lines (GENCODE, Ensembl)?")
     genes = pd.DataFrame(rows, columns=["gene_id", "gene_name", "biotype", "chrom", "tss", "strand"])
+    renamed = genes["biotype"].isin(list(BIOTYPE_SYNONYMS))
+    if renamed.any():
+        log.info("%s: %d genes of older biotype names (%s) are read as their current name", path, renamed.sum(),
+                 ", ".join(sorted(genes.loc[renamed, "biotype"].unique())))
+        genes["biotype"] = genes["biotype"].replace(BIOTYPE_SYNONYMS)
     return genes.drop_duplicates("gene_id", keep="first").reset_index(drop=True)
+
+
+# Columns that may follow #chr, start, end, id in a phenotype BED before the individuals (QTLtools: pid, gid, strand;
+# its example data: gene, length, strand).
+BED_META_NAMES = {"gid", "group", "length", "strand", "strd"}
+
+
+def _bed_metadata(table: pd.DataFrame) -> list[str]:
+    """The metadata columns of a FastQTL/QTLtools/tensorQTL phenotype BED, by its layout.
+
+    FastQTL and tensorQTL: #chr, start, end, id, then individuals. QTLtools: #chr, start, end, pid, gid, strand,
+    then individuals, where the 5th column may hold anything (a group id, a length) and the 6th a strand (+/-).
+    A 5th or 6th column of strands, or one named like BED_META_NAMES, ends the metadata there."""
+    meta = list(table.columns[:4])
+    for i in (4, 5):
+        if i >= len(table.columns) - 1:
+            break
+        column = table.columns[i]
+        strands = table[column].isin(["+", "-", "."]).all()
+        if strands or str(column).lower() in BED_META_NAMES:
+            meta = list(table.columns[: i + 1])
+        elif i == 4 and len(table.columns) > 6 and table[table.columns[5]].isin(["+", "-", "."]).all():
+            meta = list(table.columns[:6])
+            break
+    return meta
+
+
+def _header_fields(path: str) -> list[str]:
+    with _open_text(path) as fh:
+        return fh.readline().rstrip("\n").split("\t")
 
 
 def read_expression(path: str, fmt: str) -> pd.DataFrame:
     """Expression matrix, genes x individuals, indexed by versionless gene id.
 
     `geuvadis`: TargetID, Gene_Symbol, Chr, Coord, then one column per individual (E-GEUV-1 GD462).
-    `bed`: the FastQTL/QTLtools/tensorQTL phenotype BED: #chr, start, end, id [, gid, strand], individuals.
+    `bed`: the FastQTL/QTLtools/tensorQTL phenotype BED: #chr, start, end, id [, gid/length, strand], individuals
+    (see _bed_metadata). Repeated column names and non-numeric values are errors naming the column and line.
     """
+    header = _header_fields(path)
+    repeated = sorted(c for c, n in Counter(header).items() if n > 1)
+    if repeated:
+        raise InputError(
+            f"{path}: column(s) {repeated[:10]} occur more than once in the header; every individual must have "
+            f"one column. Remove or rename the copies."
+        )
     table = pd.read_csv(path, sep="\t", dtype=str)
     if fmt == "geuvadis":
         id_col, meta = "TargetID", ["TargetID", "Gene_Symbol", "Chr", "Coord"]
@@ -86,7 +154,7 @@ def read_expression(path: str, fmt: str) -> pd.DataFrame:
         if len(table.columns) < 5:
             raise InputError(f"{path}: a phenotype BED needs #chr, start, end, id and individual columns")
         id_col = table.columns[3]
-        meta = list(table.columns[:4]) + [c for c in ("gid", "strand") if c in table.columns[4:6]]
+        meta = _bed_metadata(table)
     else:
         raise InputError(f"{path}: unknown expression format {fmt!r} (use geuvadis or bed)")
     missing = [c for c in meta if c not in table.columns]
@@ -94,10 +162,16 @@ def read_expression(path: str, fmt: str) -> pd.DataFrame:
         raise InputError(f"{path}: missing column(s) {missing} for format {fmt!r}; check sources.expression.format")
     values = table.drop(columns=meta)
     validate_ids(values.columns, "individual", path)
-    try:
-        values = values.astype(float)
-    except ValueError as err:
-        raise InputError(f"{path}: non-numeric expression value ({err}); fix the file or its format") from err
+    numbers = values.apply(pd.to_numeric, errors="coerce")
+    bad = numbers.isna().to_numpy() & values.notna().to_numpy()
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise InputError(
+            f"{path}, line {row + 2}: non-numeric expression value {values.iat[row, col]!r} for gene "
+            f"{table[id_col].iat[row]} in column {values.columns[col]!r} ({bad.sum()} such cells). Fix the file "
+            f"(leave missing values empty or NA), or check sources.expression.format."
+        )
+    values = numbers.astype(float)
     values.index = pd.Index([strip_version(g) for g in table[id_col]], name="gene_id")
     validate_ids(values.index, "gene", path)
     dup = values.index.duplicated()
@@ -217,6 +291,7 @@ def dropped_genes(
     """Why each expression gene is not in genes.tsv (one reason per gene, the first that applies); `known`
     holds reasons decided elsewhere."""
     annotated = annotation.drop_duplicates("gene_id").set_index("gene_id")
+    biotypes = canonical_biotypes(biotypes)
     known = known or {}
     rows = []
     for gene in expression_ids.difference(kept_ids):
@@ -249,6 +324,7 @@ def build_genes(
 
     `paths` names the annotation, expression and reference files for error messages.
     """
+    wanted = canonical_biotypes(biotypes)
     for chrom in chromosomes:
         if chrom not in reference_chroms:
             raise InputError(
@@ -272,14 +348,14 @@ def build_genes(
     unmatched = expression.index[~expression.index.isin(annotation["gene_id"])]
     if len(unmatched):
         log.warning("%d expression genes are not in the annotation: %s", len(unmatched), " ".join(unmatched))
-    genes = annotation[annotation["chrom"].isin(chromosomes) & annotation["biotype"].isin(biotypes)]
+    genes = annotation[annotation["chrom"].isin(chromosomes) & annotation["biotype"].isin(wanted)]
     has_expr = genes["gene_id"].isin(expression.index)
     log.info("%d of %d annotated genes on the run's chromosomes have expression", has_expr.sum(), len(genes))
     if not has_expr.any():
         raise InputError(
             f"{paths['expression']}: no gene with expression is in {paths['annotation']} on chromosomes "
             f"{list(chromosomes)} with biotypes {list(biotypes)}. Check 'chromosomes' and 'genes.biotypes' "
-            f"(GENCODE before v26 spells lincRNA, later lncRNA)."
+            f"(older GENCODE names such as lincRNA count as their current name, lncRNA: hapexpr.genes.BIOTYPE_SYNONYMS)."
         )
     genes = genes[has_expr].assign(y_cross_gene=lambda d: d["gene_id"].map(target))
     no_target = genes["y_cross_gene"].isna()
@@ -304,9 +380,20 @@ def window_n_fraction(reference_path: str, genes: pd.DataFrame, window: int) -> 
     return pd.Series(shares, index=genes.index)
 
 
-def transform_expression(expression: pd.DataFrame, transform: str) -> pd.DataFrame:
-    """RPKM/TPM -> log1p scale, or unchanged for already-normalised matrices."""
-    return np.log1p(expression.clip(lower=0)) if transform == "log1p" else expression
+def transform_expression(expression: pd.DataFrame, transform: str, path: str = "the expression matrix") -> pd.DataFrame:
+    """RPKM/TPM -> log1p scale, or unchanged for already-normalised matrices.
+
+    Negative values cannot be RPKM/TPM: log1p on them is an error naming `path` and their count (the matrix is
+    already normalised; `expression_transform: none` is the setting for it)."""
+    if transform != "log1p":
+        return expression
+    negative = int((expression < 0).sum().sum())
+    if negative:
+        raise InputError(
+            f"{path}: {negative:,} of {expression.size:,} expression values are negative, so the matrix is already "
+            f"normalised (not RPKM/TPM) and log1p cannot apply. Set `genes.expression_transform: none`."
+        )
+    return np.log1p(expression)
 
 
 def cross_gene_target(expression: pd.DataFrame, how: str, gtex: pd.Series | None = None) -> pd.Series:
@@ -319,20 +406,25 @@ def cross_gene_target(expression: pd.DataFrame, how: str, gtex: pd.Series | None
 
 
 def vcf_samples(paths: Sequence[str]) -> list[str]:
-    """Sample ids of the VCFs (their union; differences between chromosomes are logged)."""
-    import pysam
-
-    seen: dict[str, None] = {}
-    first: set[str] | None = None
+    """Sample ids of the per-chromosome VCFs (checked whole, ids unique and safe), which must all name the same
+    samples: one missing from some files only would have genotypes on some chromosomes and not on others."""
+    per_file = {}
     for path in paths:
-        with pysam.VariantFile(path) as vcf:
-            samples = list(vcf.header.samples)
-        validate_ids(samples, "sample", path)
-        if first is not None and set(samples) != first:
-            log.warning("%s: its samples differ from the first VCF's (%d vs %d)", path, len(samples), len(first))
-        first = first if first is not None else set(samples)
-        seen.update(dict.fromkeys(samples))
-    return list(seen)
+        check_vcf(path, need_index=False)
+        per_file[path] = header_samples(path)
+        validate_ids(per_file[path], "sample", path)
+    union = list(dict.fromkeys(s for samples in per_file.values() for s in samples))
+    for path, samples in per_file.items():
+        lacking = [s for s in union if s not in set(samples)]
+        if lacking:
+            having = next(p for p, other in per_file.items() if lacking[0] in other)
+            raise InputError(
+                f"{path} lacks {len(lacking)} sample(s) that other VCFs of the run have: {lacking[:10]}"
+                f"{' ...' if len(lacking) > 10 else ''} (e.g. {lacking[0]} is in {having}). Every chromosome's VCF "
+                f"must have the same samples: subset them all to the shared ones (`bcftools view -s`), or fix "
+                f"sources.vcf for {path}."
+            )
+    return union
 
 
 def make_individuals(
@@ -351,6 +443,17 @@ def make_individuals(
     return build_individuals(
         vcf_samples(vcf_paths), expression.columns, populations, test_fraction, valid_fraction, seed
     )
+
+
+def check_window_fits(window: int, lengths: dict[str, int], chromosomes: Sequence[str], path: str) -> None:
+    """A window longer than every run chromosome leaves no gene with real sequence: an error naming the key."""
+    run = {c: lengths[c] for c in chromosomes if c in lengths}
+    if run and window > max(run.values()):
+        longest = max(run, key=run.get)
+        raise InputError(
+            f"{path}: window.length is {window:,} bp, longer than every chromosome of the run (the longest, "
+            f"{longest}, has {run[longest]:,} bp), so every window would be mostly padding. Shorten window.length."
+        )
 
 
 def make_genes(
@@ -375,10 +478,12 @@ def make_genes(
     """The genes stage: genes.tsv, the expression matrix (kept genes x individuals with genotypes), and the
     expression genes left out with the reason. With `max_n_fraction`, genes whose reference window is mostly N
     (an assembly gap, or outside a partial reference) are left out too."""
-    reference_chroms = pd.read_csv(fai_path, sep="\t", header=None, usecols=[0], dtype=str)[0].tolist()
+    fai = pd.read_csv(fai_path, sep="\t", header=None, usecols=[0, 1], dtype={0: str, 1: int})
+    reference_chroms = fai[0].tolist()
+    check_window_fits(window, dict(zip(fai[0], fai[1])), chromosomes, fai_path)
     expression = read_expression(expression_path, expression_format)
     used = individuals.loc[individuals["split"] != "none", "individual"]
-    expression = transform_expression(expression[used], transform)
+    expression = transform_expression(expression[used], transform, expression_path)
     all_ids, low_ids = expression.index, pd.Index([])
     if min_mean is not None:
         low = expression.mean(axis=1) < min_mean

@@ -7,6 +7,7 @@ policies have been applied, so the haplotype builder never sees a missing or unp
 
 import logging
 import os
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -150,8 +151,8 @@ def htslib_is_indel(ref: str, alt: str) -> bool:
     return False
 
 
-def check_vcf(path: str | os.PathLike) -> str:
-    """Fail early and clearly on a VCF that is absent, not bgzipped, truncated or not indexed."""
+def check_vcf(path: str | os.PathLike, need_index: bool = True) -> str:
+    """Fail early and clearly on a VCF that is absent, not bgzipped, truncated or (with `need_index`) not indexed."""
     path = str(path)
     if not os.path.exists(path):
         raise VCFError(f"{path}: no such VCF")
@@ -162,15 +163,69 @@ def check_vcf(path: str | os.PathLike) -> str:
     if not has_bgzf_eof(path):
         raise VCFError(
             f"{path}: the BGZF end-of-file block is missing, so the file is truncated (an interrupted download or "
-            f"copy) or was compressed with gzip instead of bgzip. Download it again, or recompress with bgzip."
+            f"copy) or was compressed with gzip instead of bgzip. Delete it and rerun (the download rule fetches it "
+            f"again), or recompress the source with bgzip."
         )
-    if not (os.path.exists(path + ".tbi") or os.path.exists(path + ".csi")):
+    if need_index and not (os.path.exists(path + ".tbi") or os.path.exists(path + ".csi")):
         raise VCFError(
             f"{path}: no index ({path}.tbi or .csi). Make one with `tabix -p vcf {path}` or "
             f"`bcftools index -t {path}` (hapexpr.variants.index_vcf does the same); an unsorted VCF must first be "
             f"sorted: `bcftools sort {path} -Oz -o sorted.vcf.gz`."
         )
     return path
+
+
+def header_samples(path: str | os.PathLike) -> list[str]:
+    """Sample ids of a (b)gzipped VCF's #CHROM line; duplicated ids are an error naming them and the fix."""
+    import gzip
+
+    path = str(path)
+    with gzip.open(path, "rt") as fh:
+        for line in fh:
+            if line.startswith("#CHROM"):
+                samples = line.rstrip("\n").split("\t")[9:]
+                break
+            if not line.startswith("##"):
+                raise VCFError(f"{path}: no #CHROM header line before the records; is it a VCF?")
+        else:
+            raise VCFError(f"{path}: no #CHROM header line; the file is empty or not a VCF")
+    duplicated = sorted(s for s, n in Counter(samples).items() if n > 1)
+    if duplicated:
+        raise VCFError(
+            f"{path}: sample ids occur more than once in the header: {duplicated[:10]}"
+            f"{f' and {len(duplicated) - 10} more' if len(duplicated) > 10 else ''}. Give every sample its own id "
+            f"(`bcftools reheader -s new_names.txt`) or drop the copies (`bcftools view -s ^ID`) in the source VCF."
+        )
+    return samples
+
+
+def check_index(path: str | os.PathLike) -> None:
+    """The tabix index of a VCF must be its own: not older than the VCF, and finding the VCF's first record.
+
+    An index left from another file (or an earlier version of this one) makes tabix return nothing or the wrong
+    lines for a region, so whole chromosomes would silently get reference-only haplotypes."""
+    import gzip
+
+    import pysam
+
+    path = str(path)
+    index = path + ".tbi" if os.path.exists(path + ".tbi") else path + ".csi"
+    fix = f"Re-index it: `tabix -f -p vcf {path}` (or delete {index} and rerun the rule that makes it)."
+    if os.path.getmtime(index) < os.path.getmtime(path):
+        raise VCFError(f"{index} is older than {path}: the VCF changed after it was indexed. {fix}")
+    with gzip.open(path, "rt") as fh:
+        first = next((line.rstrip("\n") for line in fh if not line.startswith("#")), None)
+    if first is None:
+        return
+    chrom, pos = first.split("\t", 2)[:2]
+    try:
+        with pysam.TabixFile(path, index=index, encoding="ascii") as tabix:
+            found = chrom in tabix.contigs and first in tabix.fetch(chrom, int(pos) - 1, int(pos))
+    except (OSError, ValueError):
+        found = False
+    if not found:
+        raise VCFError(f"{index} does not belong to {path}: it does not find the VCF's first record "
+                       f"({chrom}:{pos}). {fix}")
 
 
 def index_vcf(path: str | os.PathLike) -> str:
@@ -221,6 +276,8 @@ class VcfReader:
         import cyvcf2
 
         self.path = check_vcf(self.path)
+        header_samples(self.path)
+        check_index(self.path)
         try:
             self._vcf = cyvcf2.VCF(self.path, gts012=False, lazy=True, threads=1)
         except (OSError, Exception) as err:  # cyvcf2 raises plain Exception on unreadable headers
@@ -247,17 +304,36 @@ class VcfReader:
     def n_haplotypes(self) -> int:
         return 2 * len(self.individuals)
 
-    def chrom_name(self, fasta_chrom: str) -> str | None:
-        """The VCF spelling of a FASTA chromosome; None when the VCF names no contig at all."""
-        if not self._seqnames:
-            return None
+    def chrom_name(self, fasta_chrom: str) -> str:
+        """The VCF spelling of a FASTA chromosome, which must have records in the VCF.
+
+        A VCF without records for the chromosome (the file of another chromosome, a `sources.vcf.url` without
+        `{chrom}`) is an error: reading it would give every gene of the chromosome reference-only haplotypes."""
+        import pysam
+
+        with pysam.TabixFile(self.path, encoding="ascii") as tabix:
+            with_records = list(tabix.contigs)
+        if not with_records:
+            raise VCFError(
+                f"{self.path}: the VCF has no records at all, so chromosome '{fasta_chrom}' would be "
+                f"reference-only. Check that the VCF configured for it (sources.vcf) is the right file."
+            )
+        names = self._seqnames or with_records
         try:
-            return harmonise_chrom(fasta_chrom, self._seqnames, self.path)
+            name = harmonise_chrom(fasta_chrom, names, self.path)
         except ChromosomeNameError as err:
             raise ChromosomeNameError(
-                f"{self.path}: the VCF spells its chromosomes {self._seqnames[:10]}, none of which is the reference "
+                f"{self.path}: the VCF spells its chromosomes {names[:10]}, none of which is the reference "
                 f"chromosome '{fasta_chrom}' (nor its chr-prefixed or bare spelling). ({err})"
             ) from err
+        if name not in with_records:
+            raise VCFError(
+                f"{self.path}: no records for chromosome {name!r} (its records are on {with_records[:10]}), so every "
+                f"gene there would get reference-only haplotypes. The file is probably another chromosome's: check "
+                f"sources.vcf.url (it needs {{chrom}} for several chromosomes) and sources.vcf.chrom_urls, then "
+                f"delete {self.path} and rerun."
+            )
+        return name
 
     def records(self, chrom: str, start: int, end: int) -> Iterator[Record]:
         """Records overlapping [start, end) of `chrom` (VCF spelling), in file order; positions must not decrease.
