@@ -1,6 +1,8 @@
 import json
 import os
 import re
+import urllib.parse
+import urllib.request
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -10,7 +12,76 @@ if "simulate" in config and "sources" in config:
         "the config has both 'simulate' (demo) and 'sources' (real run): a --configfile was merged into "
         "config/config.yaml. Add --replace-workflow-config, or run with --profile profiles/default."
     )
-validate(config, schema="../schemas/config.schema.yaml")
+
+
+def check_config():
+    """The schema, then the settings it lets through but that cannot mean what the user wants: each an error
+    naming the key and the fix (called once, at workflow start, before any job)."""
+    numbers = [c for c in config.get("chromosomes") or [] if not isinstance(c, str)]
+    for key in ("test_chromosomes", "valid_chromosomes"):
+        numbers += [c for c in cfg("splits", "genes", key, default=[]) or [] if not isinstance(c, str)]
+    if numbers:
+        raise WorkflowError(
+            f"chromosomes: {numbers} are numbers, but chromosome names are text: quote them in the config, "
+            f"e.g. chromosomes: [{', '.join(repr(str(c)) for c in numbers[:3])}] (also in splits.genes)."
+        )
+    validate(config, schema="../schemas/config.schema.yaml")
+    chromosomes = config["chromosomes"]
+    problems = []
+    split_genes = cfg("splits", "genes", default={}) or {}
+    for key in ("test_chromosomes", "valid_chromosomes"):
+        absent = [c for c in split_genes.get(key, []) if c not in chromosomes]
+        if absent:
+            problems.append(
+                f"splits.genes.{key}: {absent} not in 'chromosomes' {chromosomes}, so they would hold no gene; "
+                f"add them to 'chromosomes' or name chromosomes of the run."
+            )
+    if not split_genes.get("block_bp") and not set(split_genes.get("test_chromosomes", [])) & set(chromosomes):
+        problems.append(
+            "splits.genes.test_chromosomes names no chromosome of the run, so there would be no test gene; "
+            "name one of 'chromosomes', or set splits.genes.block_bp to split a single chromosome into blocks."
+        )
+    test = cfg("splits", "individuals", "test_fraction", default=0)
+    valid = cfg("splits", "individuals", "valid_fraction", default=0)
+    if test + valid >= 1:
+        problems.append(
+            f"splits.individuals: test_fraction {test} + valid_fraction {valid} leave no training individual; "
+            f"make their sum less than 1."
+        )
+    chrom_length = cfg("simulate", "chrom_length")
+    if chrom_length and config["window"]["length"] > chrom_length:
+        problems.append(
+            f"window.length {config['window']['length']} is longer than every chromosome "
+            f"(simulate.chrom_length {chrom_length}); shorten window.length."
+        )
+    if "sources" in config:
+        template = cfg("sources", "vcf", "url")
+        overrides = cfg("sources", "vcf", "chrom_urls", default={}) or {}
+        files = {}
+        for chrom in chromosomes:
+            files.setdefault(overrides.get(chrom) or template.format(chrom=chrom), []).append(chrom)
+        for url, shared in files.items():
+            if len(shared) > 1:
+                key = "sources.vcf.chrom_urls" if url in overrides.values() else "sources.vcf.url"
+                problems.append(
+                    f"{key}: chromosomes {shared} would all read {url}; write {{chrom}} in sources.vcf.url "
+                    f"where the chromosome goes, or give each chromosome its own file in sources.vcf.chrom_urls."
+                )
+    if problems:
+        raise WorkflowError("the config cannot mean what it asks for:\n  " + "\n  ".join(problems))
+
+
+def cfg(*keys, default=None):
+    """A nested config value, or `default` where a key is absent."""
+    node = config
+    for key in keys:
+        if not isinstance(node, dict) or key not in node:
+            return default
+        node = node[key]
+    return node
+
+
+check_config()
 
 CHROMOSOMES = config["chromosomes"]
 DEMO = "simulate" in config
@@ -26,16 +97,6 @@ GTEX = "resources/expression/gtex_median_tpm.gct.gz"
 
 wildcard_constraints:
     chrom="|".join(re.escape(c) for c in CHROMOSOMES),
-
-
-def cfg(*keys, default=None):
-    """A nested config value, or `default` where a key is absent."""
-    node = config
-    for key in keys:
-        if not isinstance(node, dict) or key not in node:
-            return default
-        node = node[key]
-    return node
 
 
 def get_vcf(wildcards):
@@ -101,6 +162,26 @@ def vcf_url(wildcards):
     template = download_source("vcf", "url")
     override = download_source("vcf", "chrom_urls", default={}).get(wildcards.chrom)
     return override or template.format(chrom=wildcards.chrom)
+
+
+def local_source_path(url):
+    """The file behind a plain path or file:// URL, which the download rules copy (as hapexpr.download.is_local
+    decides); None for a download. Being a rule input, a source changed after a run is copied again."""
+    parsed = urllib.parse.urlparse(str(url or ""))
+    if not url or not (parsed.scheme in ("", "file") or len(parsed.scheme) == 1):
+        return None
+    return urllib.request.url2pathname(parsed.path) if parsed.scheme == "file" else str(url)
+
+
+def local_source(name):
+    """sources.<name>.url as an input file when it is local."""
+    path = local_source_path(download_source(name, "url"))
+    return [path] if path else []
+
+
+def local_vcf_source(wildcards):
+    path = local_source_path(vcf_url(wildcards))
+    return [path] if path else []
 
 
 def vcf_md5(wildcards):

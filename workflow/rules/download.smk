@@ -1,10 +1,14 @@
 # The download stage of a real run (the demo's `simulate` rule writes the same files instead).
 # Local rules: compute nodes often have no internet. Each job resumes its own partial download
 # (resources/**/.<name>.download.part), so Snakemake's `retries:` and a rerun pick up where it stopped.
+# A local source (a path or file:// URL) is an input: changed after a run, it is copied again, and so is a source
+# fixed after a check of its copy failed (REF mismatch, unphased genotypes, a bad expression value).
 
 if not DEMO:
 
     rule download_reference:
+        input:
+            source=local_source("reference"),
         output:
             fasta=REFERENCE,
             fai=f"{REFERENCE}.fai",
@@ -32,6 +36,8 @@ if not DEMO:
             "../scripts/download.py"
 
     rule download_annotation:
+        input:
+            source=local_source("annotation"),
         output:
             ANNOTATION,
         log:
@@ -82,6 +88,7 @@ if not DEMO:
     rule download_vcf:
         input:
             manifest=vcf_manifest_input(),
+            source=local_vcf_source,
         output:
             vcf=VCF,
             tbi=f"{VCF}.tbi",
@@ -107,6 +114,8 @@ if not DEMO:
             "../scripts/download.py"
 
     rule download_expression:
+        input:
+            source=local_source("expression"),
         output:
             EXPRESSION,
         log:
@@ -133,6 +142,8 @@ if not DEMO:
     if cfg("sources", "populations"):
 
         rule download_populations:
+            input:
+                source=local_source("populations"),
             output:
                 POPULATIONS,
             log:
@@ -159,6 +170,8 @@ if not DEMO:
     if cfg("sources", "gtex"):
 
         rule download_gtex:
+            input:
+                source=local_source("gtex"),
             output:
                 GTEX,
             log:
