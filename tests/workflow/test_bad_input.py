@@ -150,3 +150,96 @@ def test_checksum_mismatch_in_the_workflow(tmp_path):
     assert "sha256 mismatch" in log and "0" * 64 in log and actual in log and "genes.gtf" in log
     annotation = tmp_path / "resources/annotation"
     assert not annotation.exists() or not any(p.is_file() for p in annotation.iterdir())
+
+
+# ----------------------------------------------------------------------------------------------- issue 12
+
+
+def write_yaml(tmp_path, data):
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_numeric_chromosome_names_say_to_quote_them(tmp_path):
+    inputs = write_inputs(tmp_path)
+    config = write_config(tmp_path, inputs)
+    config.write_text(config.read_text().replace("- chr1", "- 1"))
+    out = failing_run(tmp_path, config, "-n")
+    assert "chromosomes: [1] are numbers" in out and "quote them" in out and "'1'" in out
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"splits": {"genes": {"test_chromosomes": ["chr9"]}}},
+         "splits.genes.test_chromosomes: ['chr9'] not in 'chromosomes'"),
+        ({"splits": {"genes": {"valid_chromosomes": ["chr1"]}}},
+         "splits.genes.test_chromosomes names no chromosome of the run"),
+        ({"splits": {"genes": {"block_bp": 1000}, "individuals": {"test_fraction": 0.6, "valid_fraction": 0.4}}},
+         "leave no training individual"),
+    ],
+)
+def test_settings_that_cannot_mean_what_they_ask_are_named_at_start(tmp_path, change, message):
+    inputs = write_inputs(tmp_path)
+    out = failing_run(tmp_path, write_config(tmp_path, inputs, **change), "-n")
+    assert message in out
+    assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("how", ["no {chrom} in url", "chrom_urls repeat a file"])
+def test_several_chromosomes_reading_one_vcf_is_an_error_naming_the_key(tmp_path, how):
+    chroms = ("chr1", "chr2")
+    inputs = write_inputs(tmp_path, chroms=chroms)
+    data = yaml.safe_load(write_config(tmp_path, inputs, chroms=chroms).read_text())
+    if how == "no {chrom} in url":
+        data["sources"]["vcf"]["url"] = str(inputs / "chr1.vcf.gz")
+        key = "sources.vcf.url"
+    else:
+        data["sources"]["vcf"]["chrom_urls"] = {"chr2": str(inputs / "chr1.vcf.gz")}
+        key = "sources.vcf.chrom_urls"
+    out = failing_run(tmp_path, write_yaml(tmp_path, data), "-n")
+    assert f"{key}: chromosomes ['chr1', 'chr2'] would all read {inputs / 'chr1.vcf.gz'}" in out and "{chrom}" in out
+
+
+def test_local_source_changed_after_a_run_is_copied_again(tmp_path):
+    inputs = write_inputs(tmp_path)
+    config = write_config(tmp_path, inputs)
+    data = yaml.safe_load(config.read_text())
+    data["sources"]["annotation"]["url"] = (inputs / "genes.gtf").as_uri()  # file:// behaves like a path
+    config = write_yaml(tmp_path, data)
+    target = "resources/annotation/genes.gtf.gz"
+    run_snakemake(tmp_path, "--configfile", str(config), "--cores", "1", target)
+    with open(inputs / "genes.gtf", "a") as fh:
+        fh.write(gtf_line("chr1", 5001, 5500, "+", "ENSG0NEW"))
+    run_snakemake(tmp_path, "--configfile", str(config), "--cores", "1", target)
+    import gzip
+
+    assert "ENSG0NEW" in gzip.decompress((tmp_path / target).read_bytes()).decode()
+
+
+def test_source_fixed_after_a_failed_check_of_its_copy_needs_no_manual_delete(tmp_path):
+    inputs = write_inputs(tmp_path)
+    good = (inputs / "expression.txt").read_text()
+    lines = good.splitlines()
+    fields = lines[2].split("\t")
+    fields[5] = "high"
+    (inputs / "expression.txt").write_text("\n".join([*lines[:2], "\t".join(fields), *lines[3:]]) + "\n")
+    config = write_config(tmp_path, inputs)
+    failing_run(tmp_path, config, "results/individuals.tsv")
+    log = (tmp_path / "logs/individuals.log").read_text()
+    assert f"expression.txt.gz, line 3: non-numeric expression value 'high' for gene {fields[0]} in column 'S2'" in log
+    (inputs / "expression.txt").write_text(good)  # the user fixes the source, not the copy under resources/
+    run_snakemake(tmp_path, "--configfile", str(config), "--cores", "1", "results/individuals.tsv")
+    assert (tmp_path / "results/individuals.tsv").exists()
+
+
+def test_truncated_vcf_source_is_named_and_not_copied(tmp_path):
+    inputs = write_inputs(tmp_path)
+    vcf = inputs / "chr1.vcf.gz"
+    vcf.write_bytes(vcf.read_bytes()[:-30])
+    failing_run(tmp_path, write_config(tmp_path, inputs), "resources/vcf/chr1.vcf.gz")
+    log = (tmp_path / "logs/download_vcf/chr1.log").read_text()
+    assert "chr1.vcf.gz" in log and "BGZF end-of-file block is missing" in log and "truncated" in log
+    vcfs = tmp_path / "resources/vcf"
+    assert not vcfs.exists() or not any(p.is_file() for p in vcfs.iterdir())
