@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from hapexpr.io import apply_umask, atomic_path, read_parquet
+from hapexpr.io import apply_umask, atomic_path, read_parquet, remove_stale_temps
 from hapexpr.evaluate import PREDICTION_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -158,6 +158,7 @@ def materialize_llm(spec: str, outdir: str | os.PathLike, trust_remote_code: boo
         plain.load_state_dict(model.state_dict())
         model = plain
     out = Path(outdir)
+    remove_stale_temps(out)
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)

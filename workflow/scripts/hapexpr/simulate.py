@@ -871,6 +871,8 @@ def write_simulation(sim: Simulation, paths: dict[str, str | os.PathLike]) -> No
         finals[f"truth_{name}"] = Path(paths["truth_dir"]) / f"{name}.tsv"
     root = Path(os.path.commonpath([p.resolve().parent for p in finals.values()]))
     root.mkdir(parents=True, exist_ok=True)
+    for stale in root.glob(".simulate.*"):  # left by a killed simulate job (one runs at a time)
+        shutil.rmtree(stale, ignore_errors=True)
     stage = Path(tempfile.mkdtemp(prefix=".simulate.", dir=root))
     try:
         staged = {k: stage / k for k in finals}
