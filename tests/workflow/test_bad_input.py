@@ -243,3 +243,11 @@ def test_truncated_vcf_source_is_named_and_not_copied(tmp_path):
     assert "chr1.vcf.gz" in log and "BGZF end-of-file block is missing" in log and "truncated" in log
     vcfs = tmp_path / "resources/vcf"
     assert not vcfs.exists() or not any(p.is_file() for p in vcfs.iterdir())
+
+
+def test_window_longer_than_every_chromosome_stops_the_genes_rule_naming_the_key(tmp_path):
+    inputs = write_inputs(tmp_path)  # chromosomes of 6,000 bp
+    failing_run(tmp_path, write_config(tmp_path, inputs, window={"length": 10000}), "results/genes/genes.tsv")
+    log = (tmp_path / "logs/genes.log").read_text()
+    assert "genome.fa.gz.fai: window.length is 10,000 bp" in log and "chr1, has 6,000 bp" in log
+    assert not (tmp_path / "results/genes/genes.tsv").exists()

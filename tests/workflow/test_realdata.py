@@ -114,7 +114,7 @@ def test_genes_have_the_gencode_v19_tss_minus_one(realdata_run):
     for name in ("DGCR8", "ARVCF"):
         assert by_name.loc[name, "tss"] == tss.set_index("gene_name").loc[name, "tss_1based"] - 1
     assert set(genes["chrom"]) == {"chr22"}
-    assert set(genes["biotype"]) <= {"protein_coding", "lincRNA"}
+    assert set(genes["biotype"]) <= {"protein_coding", "lncRNA"}  # lincRNA in GENCODE v19: BIOTYPE_SYNONYMS
     assert set(genes["split"]) == {"train", "test"}  # CLASSICAL_MODELS: 100 kb blocks, no validation share
     expression = pd.read_parquet(workdir / "results/expression/expression.parquet")
     assert list(expression["gene_id"]) == list(genes["gene_id"])
