@@ -331,7 +331,7 @@ class VcfReader:
                 f"{self.path}: no records for chromosome {name!r} (its records are on {with_records[:10]}), so every "
                 f"gene there would get reference-only haplotypes. The file is probably another chromosome's: check "
                 f"sources.vcf.url (it needs {{chrom}} for several chromosomes) and sources.vcf.chrom_urls, then "
-                f"delete {self.path} and rerun."
+                f"rerun (a changed URL or source file is fetched again)."
             )
         return name
 
