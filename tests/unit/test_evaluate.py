@@ -138,7 +138,8 @@ def test_models_share_one_gene_set_with_missing_genes_counted_as_zero():
     assert list(per_gene["b"]["gene_id"]) == ["G1", "G2", "G3"]  # G4 (constant target) is no one's gene
     assert per_gene["b"].set_index("gene_id").loc["G3", "status"] == "missing: no prediction rows"
     assert per_gene["b"].set_index("gene_id").loc["G2", "status"] == "missing: skipped: constant expression"
-    row_a, row_b = metric(metrics["a"], "cross_individual", "mean_r"), metric(metrics["b"], "cross_individual", "mean_r")
+    row_a = metric(metrics["a"], "cross_individual", "mean_r")
+    row_b = metric(metrics["b"], "cross_individual", "mean_r")
     assert row_a["n"] == row_b["n"] == 3
     assert row_a["n_missing"] == 0 and row_b["n_missing"] == 2
     assert row_a["value"] == pytest.approx((1 - 1 + 1) / 3)
