@@ -14,6 +14,7 @@ from hapexpr.evaluate import (
     evaluate_models,
     evaluate_predictions,
     per_gene_correlations,
+    read_predictions,
     statistic_with_ci,
     summarise,
 )
@@ -249,3 +250,19 @@ def test_summary_lists_models_then_labelled_published_anchors():
     assert published["citation"].str.len().min() > 0 and published["data"].str.len().min() > 0
     assert set(published["protocol"]) <= {"cross_gene", "cross_individual", "cross_population",
                                           "unseen_gene_individual"}
+
+
+def test_scoring_from_files_reads_held_out_rows_as_categoricals_with_the_same_result(tmp_path):
+    a, b = two_models()
+    a = pd.concat([a, a.assign(split="train", individual=a["individual"] + "t")])
+    paths = {}
+    for name, table in {"elastic_net": a, "b": b}.items():
+        paths[name] = tmp_path / f"{name}.parquet"
+        table.to_parquet(paths[name])
+    read = {name: read_predictions(str(path)) for name, path in paths.items()}
+    assert set(read["elastic_net"]["split"]) == {"test"} and read["b"]["gene_id"].dtype == "category"
+    from_files, per_gene = evaluate_models(read, n_boot=50, seed=0)
+    in_memory, _ = evaluate_models({"elastic_net": a, "b": b}, n_boot=50, seed=0)
+    for name in in_memory:
+        pd.testing.assert_frame_equal(from_files[name], in_memory[name])
+    assert per_gene["b"].set_index("gene_id").loc["G3", "status"] == "missing: no prediction rows"

@@ -41,8 +41,8 @@ rule evaluate:
         "../envs/models_classical.yaml"
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=60,
+        mem_mb=32000,
+        runtime=120,
     params:
         names=prediction_names(),
         bootstrap=cfg("evaluation", "bootstrap", default=1000),

@@ -2,17 +2,15 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import pandas as pd
-
 from hapexpr import setup_logging
-from hapexpr.evaluate import evaluate_models
+from hapexpr.evaluate import evaluate_models, read_predictions
 from hapexpr.io import write_tsv
 
 setup_logging()
 names, out = snakemake.params.names, snakemake.output
 paths = dict(zip(names, snakemake.input))
 metrics, per_gene = evaluate_models(
-    {name: pd.read_parquet(path) for name, path in paths.items()},
+    {name: read_predictions(path) for name, path in paths.items()},
     snakemake.params.bootstrap,
     snakemake.params.seed,
     sources=paths,

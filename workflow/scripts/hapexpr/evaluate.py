@@ -107,6 +107,15 @@ def validate_predictions(predictions: pd.DataFrame, source: str) -> None:
         raise PredictionFormatError(f"{source}: {dup.sum()} duplicated (gene_id, individual, protocol) rows")
 
 
+def read_predictions(path: str) -> pd.DataFrame:
+    """The held-out rows (valid, test) of a predictions file, text columns as categoricals: every model of a run is
+    held in memory at once for scoring on common gene sets."""
+    table = pd.read_parquet(path, columns=PREDICTION_COLUMNS, filters=[("split", "in", list(HELD_OUT))])
+    for column in ("gene_id", "individual", "protocol", "split", "status"):
+        table[column] = table[column].astype("category")
+    return table
+
+
 def _interval(samples: np.ndarray) -> tuple[float, float]:
     samples = samples[np.isfinite(samples)]
     if not len(samples):
@@ -193,6 +202,7 @@ def _median(v):
 
 def _skip_note(status: pd.Series) -> str:
     counts = status[status != "ok"].value_counts()
+    counts = counts[counts > 0]  # a categorical column counts its unused categories too
     return "; ".join(f"{reason} x{n}" for reason, n in counts.items())
 
 
@@ -220,7 +230,7 @@ def evaluable_genes(predictions: Mapping[str, pd.DataFrame], protocol: str, spli
     target = target[np.isfinite(target["y_true"].astype(float))].drop_duplicates(["gene_id", "individual"])
     if protocol == "cross_gene":
         return pd.Index(sorted(target["gene_id"].unique()), name="gene_id")
-    y = target.groupby("gene_id")["y_true"].agg(["count", "min", "max"])
+    y = target.groupby("gene_id", observed=True)["y_true"].agg(["count", "min", "max"])
     keep = (y["count"] >= MIN_INDIVIDUALS) & (y["max"] > y["min"])
     return pd.Index(sorted(y.index[keep]), name="gene_id")
 
@@ -238,7 +248,7 @@ def per_gene_correlations(predictions: pd.DataFrame, genes: Mapping[tuple[str, s
     rows = []
     for (protocol, split), gene_set in genes.items():
         part = _rows(predictions, protocol, split)
-        groups = dict(tuple(part.groupby("gene_id", sort=False)))
+        groups = dict(tuple(part.groupby("gene_id", sort=False, observed=True)))
         for gene in gene_set:
             rows_g = groups.get(gene)
             if rows_g is None:
@@ -280,7 +290,7 @@ def cross_individual_metrics(per_gene: pd.DataFrame, name: str, n_boot: int, see
         r = part["r"].to_numpy(float)
         wrong = ((part["status"] == "ok") & (part["p"] < WRONG_SIGN_P) & (part["r"] < 0)).to_numpy(float)
         missing = part["status"] != "ok"
-        note = "; ".join(f"{why} x{k}" for why, k in part.loc[missing, "status"].value_counts().items())
+        note = _skip_note(part["status"])
         note = f"r = 0 for {int(missing.sum())} genes without a usable prediction ({note})" if missing.any() else ""
         values = {"mean_r": (r, _mean), "median_r": (r, _median), "mean_abs_r": (np.abs(r), _mean),
                   "share_positive_r": ((r > 0).astype(float), _mean), "significant_wrong_sign_share": (wrong, _mean)}
