@@ -52,11 +52,13 @@ def test_summary_page_shows_not_applicable_reasons_missing_counts_and_citations(
         ("elastic_net", "unseen_gene_individual", "not_applicable", np.nan, np.nan, np.nan, np.nan, np.nan,
          "cannot predict an unseen gene"),
     ])
-    published = pd.DataFrame([("Enformer", "cross_individual", "mean_r", 0.055, np.nan, np.nan, np.nan, np.nan, "",
-                               "published (other data)", "Geuvadis LCL", "Rastogi et al. 2024")], columns=COLUMNS)
+    published = pd.DataFrame([("Enformer tuned", "cross_individual", "mean_r", 0.285, np.nan, np.nan, np.nan, np.nan,
+                               "range 0.28-0.29", "published (other data)", "Geuvadis LCL", "Rastogi et al. 2024")],
+                             columns=COLUMNS)
     page = summary_page(pd.concat([summary, published]))
     assert "not applicable: cannot predict an unseen gene" in page
     assert "<td>3</td>" in page and "Rastogi et al. 2024" in page and "Geuvadis LCL" in page
+    assert "range 0.28-0.29" in page
 
 
 def test_verdict_says_whether_the_elastic_net_beats_every_sequence_model():

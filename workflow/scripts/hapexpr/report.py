@@ -27,6 +27,7 @@ DISPLAY_NAMES = {
     "kmer_ridge": "k-mer ridge",
     "dexter": "DExTER",
     "elastic_net": "Elastic net (PrediXcan-style)",
+    "elastic_net_window": "Elastic net, variants in the window only",
     "dnabert2": "DNABERT-2 fine-tuned",
     "dnabert2_frozen": "DNABERT-2 frozen + ridge",
     "dnabert2_shuffled": "DNABERT-2, shuffled-target control",
@@ -34,6 +35,7 @@ DISPLAY_NAMES = {
     "gta_no_prompt": "GTA, no prompt",
     "gta_shuffled_prompt": "GTA, shuffled prompts",
     "gta_random_lm": "GTA, untrained LM",
+    "gta_prompt_only": "GTA, prompt only (no DNA)",
 }
 
 
@@ -299,7 +301,7 @@ def summary_page(summary: pd.DataFrame) -> str:
     keys = ["source", "protocol", "model"]
     wide = summary.pivot_table(index=keys, columns="metric", values="cell", aggfunc="first").reset_index()
     extra = summary.groupby(keys).agg(n=("n", "max"), n_missing=("n_missing", "max"), data=("data", "first"),
-                                      citation=("citation", "first")).reset_index()
+                                      citation=("citation", "first"), published_note=("note", "first")).reset_index()
     wide = wide.merge(extra, on=keys, how="left")
     metrics = [m for m in METRIC_LABELS if m in wide.columns]
     order = {p: i for i, p in enumerate(PROTOCOL_LABELS)}
@@ -311,7 +313,8 @@ def summary_page(summary: pd.DataFrame) -> str:
         "protocol": wide["protocol"].str.replace("_", "-"),
         "n (genes)": wide["n"].map(_count),
         "n missing (r = 0)": wide["n_missing"].map(_count),
-        **{METRIC_LABELS[m]: wide[m].where(wide[m].notna(), not_applicable.fillna("–")) for m in metrics},
+        **{METRIC_LABELS[m]: wide[m].fillna("–") for m in metrics},
+        "note": not_applicable.fillna("").where(wide["source"] == "this run", wide["published_note"]),
         "source": wide["source"],
         "data set": wide["data"],
         "citation": wide["citation"],
