@@ -132,6 +132,23 @@ def test_fit_chromosome_predicts_held_out_people_and_beats_a_shuffled_target():
     assert r > r_s + 0.4
 
 
+@pytest.mark.parametrize("strand, first, last", [("+", 9000, 10900), ("-", 9100, 11000)])
+def test_window_restriction_uses_only_the_variants_inside_the_sequence_window(strand, first, last):
+    dos, genes, expression, individuals = chromosome_case()  # effects planted at positions 500 and 4000
+    genes = genes.assign(tss=10_000, strand=strand)
+    # window_bounds: forward [tss - W//2, tss - W//2 + W), minus [tss - (W - W//2 - 1), tss + W//2 + 1)
+    pred, weights, summary = fit_chromosome(dos, genes, expression, individuals,
+                                            ElasticNetConfig(cis_window=100_000, window=2000))
+    assert summary.loc[0, "n_cis_variants"] == 20  # variants every 100 bp, 20 of them in the 2-kb window
+    if len(weights):
+        assert weights["pos"].between(first + 1, last + 1).all()  # 1-based positions in the window
+    full, full_weights, _ = fit_chromosome(dos, genes, expression, individuals, ElasticNetConfig(cis_window=100_000))
+    assert {501, 4001} <= set(full_weights["pos"]) and not {501, 4001} & set(weights["pos"])
+    with pytest.raises(ValueError, match="strand"):
+        fit_chromosome(dos, genes.drop(columns="strand"), expression, individuals,
+                       ElasticNetConfig(window=2000))
+
+
 def test_bad_genes_are_skipped_with_a_reason_never_dropped():
     dos, genes, expression, individuals = chromosome_case(n=60, p=50)
     people = list(expression.columns[1:])

@@ -160,6 +160,27 @@ def test_transform_and_cross_gene_target():
         cross_gene_target(expr, "gtex")
 
 
+def test_log1p_refuses_negative_values_naming_the_file():
+    residuals = pd.DataFrame({"A": [0.4, -1.2], "B": [-0.4, 1.2]}, index=["g1", "g2"])
+    with pytest.raises(InputError, match=r"resk10.txt.gz: 2 negative values \(first: gene g1, column B: -0.4\)"):
+        transform_expression(residuals, "log1p", "resk10.txt.gz")
+    assert transform_expression(residuals, "none", "resk10.txt.gz") is residuals
+
+
+def test_cross_gene_target_from_a_separate_matrix_of_levels(caplog):
+    residuals = pd.DataFrame({"A": [0.4, -1.2], "B": [-0.4, 1.2]}, index=["g1", "g2"])
+    levels = pd.DataFrame({"S1": [0.0, 10.0], "S2": [2.0, 30.0], "S3": [1.0, 20.0]}, index=["g1", "g2"])
+    target = cross_gene_target(residuals, "levels", levels=levels, source="GD660.txt.gz")
+    assert target["g1"] == pytest.approx(np.log1p(1.0)) and target["g2"] == pytest.approx(np.log1p(20.0))
+    with pytest.raises(InputError, match="GD660.txt.gz: 1 negative"):
+        cross_gene_target(residuals, "levels", levels=levels.assign(S1=[-1.0, 10.0]), source="GD660.txt.gz")
+    with pytest.raises(InputError, match="sources.expression_levels"):
+        cross_gene_target(residuals, "levels")
+    with caplog.at_level("WARNING"):
+        assert cross_gene_target(residuals, "mean", source="resk10.txt.gz")["g1"] == pytest.approx(0.0)
+    assert "resk10.txt.gz" in caplog.text and "no expression level" in caplog.text
+
+
 def test_read_populations_ped_and_two_column(tmp_path):
     ped = tmp_path / "ped.txt"
     ped.write_text("FamilyID SampleID FatherID MotherID Sex Population Superpopulation\nF1 HG1 0 0 1 GBR EUR\n")
@@ -341,13 +362,6 @@ def test_non_numeric_expression_names_line_gene_and_column(tmp_path):
     path.write_text("TargetID\tGene_Symbol\tChr\tCoord\tS1\tS2\nENSG01\tX\t1\t1\t1.5\t2\nENSG02\tY\t1\t1\t3\t1,5\n")
     with pytest.raises(InputError, match=r"e.txt, line 3: .*'1,5' for gene ENSG02 in column 'S2'"):
         read_expression(str(path), "geuvadis")
-
-
-def test_log1p_on_negative_values_is_an_error_naming_file_count_and_fix():
-    expr = pd.DataFrame({"A": [-0.5, 3.0], "B": [-1.0, 5.0]}, index=["g1", "g2"])
-    with pytest.raises(InputError, match=r"expr.bed: 2 of 4 expression values are negative.*expression_transform: none"):
-        transform_expression(expr, "log1p", "expr.bed")
-    assert transform_expression(expr, "none") is expr
 
 
 def test_older_gencode_biotype_names_count_as_lncrna(tmp_path):

@@ -15,6 +15,7 @@ def test_real_config_dry_run_has_every_download(tmp_path):
         "download_vcf": "22",
         "download_expression": "1",
         "download_populations": "1",
+        "download_gtex": "1",  # the cross-gene target: GTEx LCL median TPM (levels, not the residual matrix)
         "download_model": "1",  # DNABERT-2 from the hub at a pinned revision
     }
     assert not (tmp_path / "resources").exists()

@@ -93,6 +93,7 @@ VCF = "resources/vcf/{chrom}.vcf.gz"
 EXPRESSION = "resources/expression/expression.txt.gz"
 POPULATIONS = "resources/samples/populations.tsv"
 GTEX = "resources/expression/gtex_median_tpm.gct.gz"
+LEVELS = "resources/expression/levels.txt.gz"
 
 
 wildcard_constraints:
@@ -129,6 +130,11 @@ def gtex_input():
     return GTEX if cfg("evaluation", "cross_gene_target") == "gtex" else []
 
 
+def levels_input():
+    """The matrix of expression levels of the cross-gene target, when evaluation.cross_gene_target is `levels`."""
+    return LEVELS if cfg("evaluation", "cross_gene_target") == "levels" else []
+
+
 def final_outputs():
     """Every target of the run, from config: turning a model off removes its jobs from the DAG."""
     targets = [
@@ -143,8 +149,8 @@ def final_outputs():
             "results/report/training_curves.png",
             "results/report/provenance.html",
         ]
-    if "elastic_net" in prediction_names():
-        targets += ["results/models/elastic_net/weights.tsv", "results/models/elastic_net/genes.tsv"]
+    for enet in [e for e in ELASTIC_NETS if e in prediction_names()]:
+        targets += [f"results/models/{enet}/weights.tsv", f"results/models/{enet}/genes.tsv"]
     return targets + dexter_outputs() + gta_targets()
 
 
@@ -197,20 +203,43 @@ def vcf_manifest_input():
 # --- Models and evaluation (classical models, evaluate stage) ---
 
 # Models whose predictions are written per chromosome and gathered into results/predictions/{name}.parquet.
-PER_CHROMOSOME_MODELS = ["gc_cpg", "kmer_ridge", "elastic_net", "dexter"]
+PER_CHROMOSOME_MODELS = ["gc_cpg", "kmer_ridge", "elastic_net", "elastic_net_window", "dexter"]
+# The elastic net and its window-restricted control: one rule, one library function (hapexpr.elastic_net).
+ELASTIC_NETS = ["elastic_net", "elastic_net_window"]
+
+
+def prediction_models():
+    """{prediction name: its model}: each enabled model, plus <model>_<variant> for its configured variants."""
+    names = {}
+    for model, props in (cfg("models", default={}) or {}).items():
+        if not (props or {}).get("enabled", False):
+            continue
+        names[model] = model
+        for variant in props.get("variants", []) or []:
+            label = variant.get("name") if isinstance(variant, dict) else variant
+            names[f"{model}_{label}"] = model
+    return names
 
 
 def prediction_names():
     """Names of the prediction files: each enabled model, plus <model>_<variant> for its configured variants."""
-    names = []
-    for model, props in (cfg("models", default={}) or {}).items():
-        if not (props or {}).get("enabled", False):
-            continue
-        names.append(model)
-        for variant in props.get("variants", []) or []:
-            label = variant.get("name") if isinstance(variant, dict) else variant
-            names.append(f"{model}_{label}")
-    return names
+    return list(prediction_models())
+
+
+def model_windows():
+    """{prediction name: the DNA it reads, in words}: models.<model>.window (default window.length); the elastic
+    net's cis variants within +-cis_window; elastic_net_window's variants inside its window."""
+    windows = {}
+    for name, model in prediction_models().items():
+        window = cfg("models", model, "window", default=config["window"]["length"])
+        if model == "elastic_net":
+            cis = cfg("models", "elastic_net", "cis_window", default=500000)
+            windows[name] = f"cis variants within +-{cis} bp"
+        elif model == "elastic_net_window":
+            windows[name] = f"variants inside {window} bp"
+        else:
+            windows[name] = f"{window} bp"
+    return windows
 
 
 def model_properties(model):
@@ -219,6 +248,16 @@ def model_properties(model):
     props.pop("enabled", None)
     props.pop("variants", None)
     return props
+
+
+def elastic_net_settings(wildcards):
+    """models.elastic_net as ElasticNetConfig arguments; elastic_net_window restricts the cis variants to its window
+    (models.elastic_net_window.window, default window.length: the variants a 4-kb sequence model sees)."""
+    settings = model_properties("elastic_net")
+    settings.pop("window", None)  # the plain elastic net uses +-cis_window, whatever window the section names
+    if wildcards.enet == "elastic_net_window":
+        settings["window"] = cfg("models", "elastic_net_window", "window", default=config["window"]["length"])
+    return settings
 
 
 def all_haplotype_sequences():

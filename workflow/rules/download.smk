@@ -167,6 +167,32 @@ if not DEMO:
             script:
                 "../scripts/download.py"
 
+    if cfg("sources", "expression_levels"):
+
+        rule download_expression_levels:
+            output:
+                LEVELS,
+            log:
+                "logs/download_expression_levels.log",
+            benchmark:
+                "results/runtime/download_expression_levels.tsv"
+            retries: 2
+            localrule: True
+            conda:
+                "../envs/genomics.yaml"
+            threads: 1
+            resources:
+                mem_mb=1000,
+                runtime=60,
+            params:
+                **DOWNLOAD_SETTINGS,
+                url=download_source("expression_levels", "url"),
+                kind="gzip",
+                md5=download_source("expression_levels", "md5"),
+                sha256=download_source("expression_levels", "sha256"),
+            script:
+                "../scripts/download.py"
+
     if cfg("sources", "gtex"):
 
         rule download_gtex:

@@ -1,4 +1,4 @@
-# The evaluate stage (hapexpr.evaluate): the same metrics for every prediction file, and the side-by-side summary.
+# The evaluate stage (hapexpr.evaluate): every prediction file scored together on common gene sets, and the summary.
 
 
 rule gather_predictions:
@@ -27,24 +27,24 @@ rule gather_predictions:
 
 
 rule evaluate:
+    # All models together: every model of a protocol is scored on the same genes (hapexpr.evaluate).
     input:
-        "results/predictions/{name}.parquet",
+        expand("results/predictions/{name}.parquet", name=prediction_names()),
     output:
-        metrics="results/metrics/{name}.tsv",
-        per_gene="results/metrics/{name}.per_gene.tsv",
+        metrics=expand("results/metrics/{name}.tsv", name=prediction_names()),
+        per_gene=expand("results/metrics/{name}.per_gene.tsv", name=prediction_names()),
     log:
-        "logs/evaluate/{name}.log",
+        "logs/evaluate.log",
     benchmark:
-        "results/runtime/evaluate/{name}.tsv"
-    wildcard_constraints:
-        name="[A-Za-z0-9_-]+",
+        "results/runtime/evaluate.tsv"
     conda:
         "../envs/models_classical.yaml"
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=30,
+        mem_mb=32000,
+        runtime=120,
     params:
+        names=prediction_names(),
         bootstrap=cfg("evaluation", "bootstrap", default=1000),
         seed=config["seed"],
     script:

@@ -34,6 +34,7 @@ rule genes:
         expression=EXPRESSION,
         individuals="results/individuals.tsv",
         gtex=gtex_input(),
+        levels=levels_input(),
     output:
         genes="results/genes/genes.tsv",
         expression="results/expression/expression.parquet",
@@ -56,6 +57,7 @@ rule genes:
         min_mean=cfg("genes", "min_mean_expression"),
         target=cfg("evaluation", "cross_gene_target", default="mean"),
         gtex_tissue=cfg("evaluation", "gtex_tissue"),
+        levels_format=cfg("sources", "expression_levels", "format", default="geuvadis"),
         window=config["window"]["length"],
         max_n_fraction=cfg("genes", "max_n_fraction", default=0.5),
         splits=cfg("splits", "genes", default={}),

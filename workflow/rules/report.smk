@@ -52,6 +52,32 @@ rule report_summary:
         "../scripts/report_summary.py"
 
 
+rule report_grid:
+    input:
+        "results/benchmark/summary.tsv",
+    output:
+        report(
+            "results/report/benchmark_grid.html",
+            caption="../report/benchmark_grid.rst",
+            category="1. Summary",
+            labels={"table": "protocol x model grid"},
+        ),
+    log:
+        "logs/report/grid.log",
+    benchmark:
+        "results/runtime/report/grid.tsv"
+    conda:
+        "../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        windows=model_windows(),
+    script:
+        "../scripts/report_grid.py"
+
+
 rule report_figures:
     input:
         predictions=report_predictions(),
@@ -137,6 +163,7 @@ rule report_provenance:
     input:
         # Last in the DAG, so that every other job's runtime file exists when it reads them.
         summary="results/report/summary.html",
+        grid="results/report/benchmark_grid.html",
         figures="results/report/cross_gene.png",
     output:
         report(

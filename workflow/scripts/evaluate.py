@@ -3,16 +3,18 @@ import sys
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 from hapexpr import setup_logging
-from hapexpr.evaluate import evaluate_predictions
-from hapexpr.io import read_parquet, write_tsv
+from hapexpr.evaluate import evaluate_models, read_predictions
+from hapexpr.io import write_tsv
 
 setup_logging()
-metrics, per_gene = evaluate_predictions(
-    read_parquet(snakemake.input[0]),
-    snakemake.wildcards.name,
+names, out = snakemake.params.names, snakemake.output
+paths = dict(zip(names, snakemake.input))
+metrics, per_gene = evaluate_models(
+    {name: read_predictions(path) for name, path in paths.items()},
     snakemake.params.bootstrap,
     snakemake.params.seed,
-    source=snakemake.input[0],
+    sources=paths,
 )
-write_tsv(metrics, snakemake.output.metrics)
-write_tsv(per_gene, snakemake.output.per_gene)
+for name, metrics_path, per_gene_path in zip(names, out.metrics, out.per_gene):
+    write_tsv(metrics[name], metrics_path)
+    write_tsv(per_gene[name], per_gene_path)

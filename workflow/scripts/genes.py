@@ -28,6 +28,8 @@ genes, expression, dropped = make_genes(
     snakemake.input.reference,
     p.window,
     p.max_n_fraction,
+    snakemake.input.levels or None,
+    p.levels_format,
 )
 write_parquet(expression.reset_index(), snakemake.output.expression)
 write_tsv(dropped, snakemake.output.dropped)

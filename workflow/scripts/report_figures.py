@@ -19,7 +19,8 @@ setup_logging()
 inp, out, names = snakemake.input, snakemake.output, snakemake.params.names
 predictions = {n: read_parquet(p) for n, p in zip(names, inp.predictions)}
 per_gene = {n: pd.read_csv(p, sep="\t") for n, p in zip(names, inp.per_gene)}
-per_gene = {n: d[d["split"] == "test"] for n, d in per_gene.items() if len(d)}
+per_gene = {n: d[(d["protocol"] == "cross_individual") & (d["split"] == "test")] for n, d in per_gene.items()}
+per_gene = {n: d for n, d in per_gene.items() if len(d)}
 genes = pd.read_csv(inp.genes, sep="\t")
 individuals = pd.read_csv(inp.individuals, sep="\t", keep_default_na=False)
 counts = pd.concat([pd.read_csv(p, sep="\t") for p in inp.counts], ignore_index=True)

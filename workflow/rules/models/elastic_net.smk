@@ -1,5 +1,6 @@
 # elastic_net: PrediXcan-style per-gene elastic net on cis-variant dosages, cross-individual only
 # (hapexpr.elastic_net). One job per chromosome reads its VCF once and fits every gene on it.
+# elastic_net_window: the same fits on the variants inside the sequence models' window only (a control).
 
 
 rule elastic_net:
@@ -9,13 +10,15 @@ rule elastic_net:
         expression="results/expression/expression.parquet",
         individuals="results/individuals.tsv",
     output:
-        predictions="results/predictions/elastic_net/{chrom}.parquet",
-        weights="results/models/elastic_net/{chrom}.weights.tsv",
-        genes="results/models/elastic_net/{chrom}.genes.tsv",
+        predictions="results/predictions/{enet}/{chrom}.parquet",
+        weights="results/models/{enet}/{chrom}.weights.tsv",
+        genes="results/models/{enet}/{chrom}.genes.tsv",
     log:
-        "logs/elastic_net/{chrom}.log",
+        "logs/{enet}/{chrom}.log",
     benchmark:
-        "results/runtime/elastic_net/{chrom}.tsv"
+        "results/runtime/{enet}/{chrom}.tsv"
+    wildcard_constraints:
+        enet="|".join(ELASTIC_NETS),
     conda:
         "../../envs/models_classical.yaml"
     threads: 1
@@ -23,7 +26,7 @@ rule elastic_net:
         mem_mb=16000,
         runtime=720,
     params:
-        properties=model_properties("elastic_net"),
+        properties=elastic_net_settings,
         seed=config["seed"],
     script:
         "../../scripts/elastic_net.py"
@@ -31,15 +34,17 @@ rule elastic_net:
 
 rule gather_elastic_net_weights:
     input:
-        weights=expand("results/models/elastic_net/{chrom}.weights.tsv", chrom=CHROMOSOMES),
-        genes=expand("results/models/elastic_net/{chrom}.genes.tsv", chrom=CHROMOSOMES),
+        weights=expand("results/models/{{enet}}/{chrom}.weights.tsv", chrom=CHROMOSOMES),
+        genes=expand("results/models/{{enet}}/{chrom}.genes.tsv", chrom=CHROMOSOMES),
     output:
-        weights="results/models/elastic_net/weights.tsv",
-        genes="results/models/elastic_net/genes.tsv",
+        weights="results/models/{enet}/weights.tsv",
+        genes="results/models/{enet}/genes.tsv",
     log:
-        "logs/gather_elastic_net_weights.log",
+        "logs/gather_elastic_net_weights/{enet}.log",
     benchmark:
-        "results/runtime/gather_elastic_net_weights.tsv"
+        "results/runtime/gather_elastic_net_weights/{enet}.tsv"
+    wildcard_constraints:
+        enet="|".join(ELASTIC_NETS),
     conda:
         "../../envs/models_classical.yaml"
     threads: 1

@@ -1,7 +1,8 @@
 """PrediXcan-style per-gene elastic net on cis-variant dosages, all genes of a chromosome in one pass.
 
-Per gene: the biallelic variants within +-cis_window bp of the TSS, dosages (0/1/2 alternative alleles) standardised
-over the training individuals; the objective is scikit-learn's (and glmnet's)
+Per gene: the biallelic variants within +-cis_window bp of the TSS (or, with `window`, only those inside the
+sequence models' W-bp window around the TSS: the `elastic_net_window` control), dosages (0/1/2 alternative
+alleles) standardised over the training individuals; the objective is scikit-learn's (and glmnet's)
     1/(2n) ||y - Xb||^2 + lambda * (l1_ratio * |b|_1 + (1 - l1_ratio)/2 * |b|_2^2);
 lambda is chosen on a glmnet-style path (n_lambdas from lambda_max down to lambda_min_ratio * lambda_max) by K-fold
 cross-validation inside the training individuals (minimum mean squared error), then the model is refitted on all
@@ -25,6 +26,7 @@ import pandas as pd
 from sklearn.linear_model import enet_path
 
 from hapexpr.evaluate import PREDICTION_COLUMNS
+from hapexpr.haplotypes import window_bounds
 from hapexpr.reference import harmonise_chrom
 
 log = logging.getLogger(__name__)
@@ -37,9 +39,12 @@ _SYMBOLIC = ("<", "*", "[", "]", ".")
 
 @dataclass
 class ElasticNetConfig:
-    """Parameters of the per-gene fits (config models.elastic_net)."""
+    """Parameters of the per-gene fits (config models.elastic_net). With `window` (bp), the cis variants are those
+    whose position lies in the gene's sequence window (haplotypes.window_bounds: what a sequence model of that W
+    sees) instead of +-cis_window."""
 
     cis_window: int = 500_000
+    window: int | None = None
     l1_ratio: float = 0.5
     folds: int = 5
     n_lambdas: int = 100
@@ -238,6 +243,16 @@ def _skip(gene_id: str, reason: str, n_train: int, n_cis: int) -> dict:
             "lambda_index": -1, "cv_mse": np.nan, "cv_r2": np.nan, "status": f"skipped: {reason}"}
 
 
+def cis_bounds(tss: int, strand: str | None, config: ElasticNetConfig) -> tuple[int, int]:
+    """[start, end) (0-based) of the variants used for a gene: its sequence window, else +-cis_window."""
+    if config.window:
+        if strand not in ("+", "-"):
+            raise ValueError(f"a gene at TSS {tss} has strand {strand!r}: the window of elastic_net_window needs the "
+                             "strand column of results/genes/genes.tsv ('+' or '-')")
+        return window_bounds(tss, strand, config.window)
+    return tss - config.cis_window, tss + config.cis_window + 1
+
+
 def fit_chromosome(
     dosages: Dosages,
     genes: pd.DataFrame,
@@ -269,7 +284,7 @@ def fit_chromosome(
         finite = np.isfinite(y_all)
         train = is_train & finite
         y_pred = np.full(len(people), np.nan)
-        lo, hi = np.searchsorted(dosages.positions, [gene.tss - config.cis_window, gene.tss + config.cis_window + 1])
+        lo, hi = np.searchsorted(dosages.positions, cis_bounds(gene.tss, getattr(gene, "strand", None), config))
         n_train = int(train.sum())
         status = "ok"
         if gene.gene_id not in expr.index:

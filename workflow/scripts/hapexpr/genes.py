@@ -380,28 +380,48 @@ def window_n_fraction(reference_path: str, genes: pd.DataFrame, window: int) -> 
     return pd.Series(shares, index=genes.index)
 
 
-def transform_expression(expression: pd.DataFrame, transform: str, path: str = "the expression matrix") -> pd.DataFrame:
-    """RPKM/TPM -> log1p scale, or unchanged for already-normalised matrices.
+def refuse_negative(values: pd.DataFrame, source: str, what: str) -> None:
+    """Raise naming the file unless `values` (a matrix meant to hold expression levels) is >= 0 where finite."""
+    negative = values.lt(0).to_numpy()
+    if negative.any():
+        gene, individual = np.argwhere(negative)[0]
+        raise InputError(
+            f"{source}: {int(negative.sum())} negative values (first: gene {values.index[gene]}, column "
+            f"{values.columns[individual]}: {values.iat[gene, individual]:.4g}); {what} needs expression levels "
+            "(RPKM/TPM >= 0). A normalised matrix of centred residuals (e.g. Geuvadis GD462...resk10, or a "
+            "rank-normalised phenotype BED) is no level: set genes.expression_transform: none for it, and take the "
+            "cross-gene target from levels (evaluation.cross_gene_target: gtex or levels)."
+        )
 
-    Negative values cannot be RPKM/TPM: log1p on them is an error naming `path` and their count (the matrix is
-    already normalised; `expression_transform: none` is the setting for it)."""
+
+def transform_expression(expression: pd.DataFrame, transform: str, source: str = "expression matrix") -> pd.DataFrame:
+    """RPKM/TPM -> log1p scale (negative values refused: log1p would clip them), or unchanged (`none`) for matrices
+    already normalised."""
     if transform != "log1p":
         return expression
-    negative = int((expression < 0).sum().sum())
-    if negative:
-        raise InputError(
-            f"{path}: {negative:,} of {expression.size:,} expression values are negative, so the matrix is already "
-            f"normalised (not RPKM/TPM) and log1p cannot apply. Set `genes.expression_transform: none`."
-        )
+    refuse_negative(expression, source, "genes.expression_transform: log1p")
     return np.log1p(expression)
 
 
-def cross_gene_target(expression: pd.DataFrame, how: str, gtex: pd.Series | None = None) -> pd.Series:
-    """Per-gene target of the cross-gene protocol: mean or median over individuals, or a GTEx tissue median."""
+def cross_gene_target(expression: pd.DataFrame, how: str, gtex: pd.Series | None = None,
+                      levels: pd.DataFrame | None = None, source: str = "expression matrix") -> pd.Series:
+    """Per-gene target of the cross-gene protocol: mean or median of the (transformed) cross-individual matrix over
+    individuals, log1p of a GTEx tissue's median TPM (`gtex`), or log1p of the mean over the columns of a separate
+    matrix of levels such as Geuvadis GD660.GeneQuantRPKM (`levels`)."""
     if how == "gtex":
         if gtex is None:
             raise InputError("evaluation.cross_gene_target is 'gtex' but sources.gtex is not configured")
         return np.log1p(gtex)
+    if how == "levels":
+        if levels is None:
+            raise InputError("evaluation.cross_gene_target is 'levels' but sources.expression_levels is not configured")
+        refuse_negative(levels, source, "evaluation.cross_gene_target: levels")
+        return np.log1p(levels.mean(axis=1))
+    if expression.lt(0).to_numpy().any():
+        log.warning(
+            "%s: evaluation.cross_gene_target is %r but the matrix has negative values: if they are centred "
+            "residuals (PEER, rank-normalised), the per-gene %s over individuals is about 0 and no expression level; "
+            "use cross_gene_target gtex or levels", source, how, how)
     return expression.mean(axis=1) if how == "mean" else expression.median(axis=1)
 
 
@@ -474,6 +494,8 @@ def make_genes(
     reference_path: str | None = None,
     window: int = 4000,
     max_n_fraction: float | None = None,
+    levels_path: str | None = None,
+    levels_format: str = "geuvadis",
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The genes stage: genes.tsv, the expression matrix (kept genes x individuals with genotypes), and the
     expression genes left out with the reason. With `max_n_fraction`, genes whose reference window is mostly N
@@ -491,6 +513,7 @@ def make_genes(
         low_ids = expression.index[low]
         expression = expression[~low]
     gtex = read_gtex_median(gtex_path, gtex_tissue) if gtex_path else None
+    levels = read_expression(levels_path, levels_format) if levels_path else None
     annotation = read_gtf_genes(annotation_path)
     genes = build_genes(
         annotation,
@@ -498,7 +521,7 @@ def make_genes(
         reference_chroms,
         chromosomes,
         biotypes,
-        cross_gene_target(expression, target, gtex),
+        cross_gene_target(expression, target, gtex, levels, levels_path if target == "levels" else expression_path),
         {"annotation": annotation_path, "expression": expression_path, "reference": fai_path},
     )
     gapped: dict[str, str] = {}

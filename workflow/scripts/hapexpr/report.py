@@ -6,6 +6,7 @@ Everything here renders offline: no script, style or font is fetched from elsewh
 import html
 import json
 import os
+import re
 from collections.abc import Mapping
 
 import matplotlib
@@ -26,6 +27,7 @@ DISPLAY_NAMES = {
     "kmer_ridge": "k-mer ridge",
     "dexter": "DExTER",
     "elastic_net": "Elastic net (PrediXcan-style)",
+    "elastic_net_window": "Elastic net, variants in the window only",
     "dnabert2": "DNABERT-2 fine-tuned",
     "dnabert2_frozen": "DNABERT-2 frozen + ridge",
     "dnabert2_shuffled": "DNABERT-2, shuffled-target control",
@@ -33,6 +35,7 @@ DISPLAY_NAMES = {
     "gta_no_prompt": "GTA, no prompt",
     "gta_shuffled_prompt": "GTA, shuffled prompts",
     "gta_random_lm": "GTA, untrained LM",
+    "gta_prompt_only": "GTA, prompt only (no DNA)",
 }
 
 
@@ -254,11 +257,27 @@ METRIC_LABELS = {
     "spearman": "Spearman ρ",
     "mean_r": "mean per-gene r",
     "median_r": "median per-gene r",
-    "wrong_sign_share": "wrong-sign share",
+    "mean_abs_r": "mean |r|",
+    "share_positive_r": "share of genes with r > 0",
+    "significant_wrong_sign_share": "significant wrong-sign share",
+    "paired_diff_vs_elastic_net": "Δ mean r vs elastic net (paired)",
+    "share_better_than_elastic_net": "share of genes better than elastic net",
 }
+# Headline metric of each protocol in the grid (cross-gene: across genes; the others: per gene across people).
+HEADLINE = {"cross_gene": "pearson", "cross_individual": "mean_r", "cross_population": "mean_r",
+            "unseen_gene_individual": "mean_r"}
+PROTOCOL_LABELS = {
+    "cross_gene": "cross-gene (held-out chromosomes)",
+    "cross_individual": "cross-individual (held-out people, training genes)",
+    "cross_population": "cross-population (held-out population)",
+    "unseen_gene_individual": "unseen genes in held-out people",
+}
+NOT_APPLICABLE = "not_applicable"
 
 
 def _with_ci(row: pd.Series) -> str:
+    if row.get("metric") == NOT_APPLICABLE:
+        return f"not applicable: {row['note']}"
     if pd.isna(row["value"]):
         return "–"
     text = f"{row['value']:.3f}"
@@ -267,31 +286,155 @@ def _with_ci(row: pd.Series) -> str:
     return text
 
 
+def _count(v) -> str:
+    return "–" if pd.isna(v) else str(int(v))
+
+
 def summary_page(summary: pd.DataFrame) -> str:
-    """Every model x protocol with n, each metric with its 95% bootstrap CI; published anchors set apart."""
-    summary = summary.assign(cell=summary.apply(_with_ci, axis=1))
-    wide = summary.pivot_table(index=["source", "protocol", "model"], columns="metric", values="cell",
-                               aggfunc="first").reset_index()
-    n = summary.groupby(["source", "protocol", "model"])["n"].max().rename("n").reset_index()
-    wide = wide.merge(n, on=["source", "protocol", "model"], how="left")
+    """Every model x protocol with n and n_missing, each metric with its 95% bootstrap CI, not-applicable protocols
+    with their reason; published anchors set apart with their data set and citation."""
+    for column in ("n_missing", "note", "citation"):
+        if column not in summary.columns:
+            summary = summary.assign(**{column: np.nan if column == "n_missing" else ""})
+    summary = summary.assign(cell=summary.apply(_with_ci, axis=1), note=summary["note"].fillna(""),
+                             citation=summary["citation"].fillna(""))
+    keys = ["source", "protocol", "model"]
+    wide = summary.pivot_table(index=keys, columns="metric", values="cell", aggfunc="first").reset_index()
+    extra = summary.groupby(keys).agg(n=("n", "max"), n_missing=("n_missing", "max"), data=("data", "first"),
+                                      citation=("citation", "first"), published_note=("note", "first")).reset_index()
+    wide = wide.merge(extra, on=keys, how="left")
     metrics = [m for m in METRIC_LABELS if m in wide.columns]
-    wide = wide.sort_values(["source", "protocol", "model"], key=lambda s: s.map({"this run": 0}).fillna(1)
-                            if s.name == "source" else s)
+    order = {p: i for i, p in enumerate(PROTOCOL_LABELS)}
+    wide = wide.assign(_s=(wide["source"] != "this run").astype(int), _p=wide["protocol"].map(order))
+    wide = wide.sort_values(["_s", "_p", "model"]).reset_index(drop=True)
+    not_applicable = wide[NOT_APPLICABLE] if NOT_APPLICABLE in wide.columns else pd.Series("", index=wide.index)
     table = pd.DataFrame({
         "model": wide["model"].map(display_name),
         "protocol": wide["protocol"].str.replace("_", "-"),
-        "n (genes)": wide["n"].map(lambda v: "–" if pd.isna(v) else str(int(v))),
+        "n (genes)": wide["n"].map(_count),
+        "n missing (r = 0)": wide["n_missing"].map(_count),
         **{METRIC_LABELS[m]: wide[m].fillna("–") for m in metrics},
+        "note": not_applicable.fillna("").where(wide["source"] == "this run", wide["published_note"]),
         "source": wide["source"],
+        "data set": wide["data"],
+        "citation": wide["citation"],
     })
     row_class = (wide["source"] != "this run").map({True: "published", False: ""}).reset_index(drop=True)
     return html_table(
-        table.reset_index(drop=True),
+        table,
         "Benchmark summary",
-        "Test split of this run: value [95% bootstrap CI over genes]. Italic rows are PUBLISHED results on other "
-        "data and splits (GTEx pituitary, Geuvadis), shown for orientation only; compare models within this run.",
+        "Test split of this run: value [95% bootstrap CI over genes]; every model of a protocol is scored on the same "
+        "genes, a gene a model cannot predict counting as r = 0 (n missing). Italic rows are PUBLISHED results on "
+        "other data and splits, shown for orientation only; compare models within this run.",
         row_class,
     )
+
+
+def _ours(summary: pd.DataFrame) -> pd.DataFrame:
+    return summary[summary["source"] == "this run"] if "source" in summary.columns else summary
+
+
+def _value(summary: pd.DataFrame, model: str, protocol: str, metric: str) -> pd.Series | None:
+    rows = summary[(summary["model"] == model) & (summary["protocol"] == protocol) & (summary["metric"] == metric)]
+    return rows.iloc[0] if len(rows) else None
+
+
+def is_elastic_net(name: str) -> bool:
+    return name.startswith("elastic_net")
+
+
+def elastic_net_verdict(summary: pd.DataFrame, protocol: str = "cross_individual") -> str:
+    """One sentence, computed from the summary: does the elastic net's mean r beat every sequence model (every model
+    that reads DNA windows, i.e. all but the elastic nets) on `protocol`?"""
+    ours = _ours(summary)
+    scored = ours[(ours["protocol"] == protocol) & (ours["metric"] == "mean_r") & ours["value"].notna()]
+    en = scored[scored["model"] == "elastic_net"]
+    others = scored[~scored["model"].map(is_elastic_net)].sort_values("value", ascending=False)
+    where = f"{protocol.replace('_', '-')} (test split)"
+    if en.empty or others.empty:
+        missing = "the elastic net" if en.empty else "any sequence model"
+        return f"No comparison on {where}: this run has no mean r of {missing} there."
+    base = float(en["value"].iloc[0])
+    best = others.iloc[0]
+    not_beaten = others[others["value"] >= base]
+    if not_beaten.empty:
+        text = (f"On {where} the elastic net (mean r {base:.3f}) beats every sequence model: the best of them, "
+                f"{display_name(best['model'])}, reaches {best['value']:.3f}")
+    else:
+        names = ", ".join(f"{display_name(r.model)} ({r.value:.3f})" for r in not_beaten.itertuples())
+        text = f"On {where} the elastic net (mean r {base:.3f}) does NOT beat every sequence model: {names}"
+    paired = _value(ours, best["model"], protocol, "paired_diff_vs_elastic_net")
+    if paired is not None and pd.notna(paired["value"]):
+        text += f" (paired difference {_with_ci(paired)} over {int(paired['n'])} genes)"
+    return text + "."
+
+
+def _grid_cell(row: pd.Series | None, abs_row: pd.Series | None) -> str:
+    if row is None:
+        return "–"
+    text = _with_ci(row)
+    if abs_row is not None and pd.notna(abs_row["value"]):
+        text += f"; |r| {abs_row['value']:.3f}"
+    return text
+
+
+def _body(page: str) -> str:
+    return page[page.index("<body>") + 6: page.index("</body>")]
+
+
+def benchmark_grid_page(summary: pd.DataFrame, windows: Mapping[str, str]) -> str:
+    """The report's overview of the benchmark: a protocol x model grid of the headline metrics (with each model's
+    window), the paired comparison with the elastic net, what GTA's DNA adds over its prompt, and the verdict."""
+    ours = _ours(summary)
+    protocols = [p for p in PROTOCOL_LABELS if p in set(ours["protocol"])]
+    models = list(dict.fromkeys(ours["model"]))
+    grid = {"model": [display_name(m) for m in models], "window": [windows.get(m, "–") for m in models]}
+    for protocol in protocols:
+        head = HEADLINE[protocol]
+        n = ours.loc[(ours["protocol"] == protocol) & (ours["metric"] == head), "n"].dropna()
+        label = f"{PROTOCOL_LABELS[protocol]}: {METRIC_LABELS[head]}"
+        label += f" (n = {int(n.max())} genes)" if len(n) else ""
+        cells = []
+        for m in models:
+            row = _value(ours, m, protocol, head)
+            row = row if row is not None else _value(ours, m, protocol, NOT_APPLICABLE)
+            cells.append(_grid_cell(row, _value(ours, m, protocol, "mean_abs_r")))
+        grid[label] = cells
+    parts = [html_table(pd.DataFrame(grid), "Benchmark grid",
+                        "Test split, value [95% bootstrap CI over genes]; across people the mean per-gene r, then "
+                        "the mean |r|. Window: the DNA each model reads around the TSS (models.<name>.window, "
+                        "default window.length).")]
+    paired = ours[ours["metric"].isin(["paired_diff_vs_elastic_net", "share_better_than_elastic_net"])]
+    if len(paired):
+        rows = []
+        for (model, protocol), part in paired.groupby(["model", "protocol"], sort=False):
+            diff = _value(part, model, protocol, "paired_diff_vs_elastic_net")
+            share = _value(part, model, protocol, "share_better_than_elastic_net")
+            rows.append((display_name(model), protocol.replace("_", "-"), _count(diff["n"]), _with_ci(diff),
+                         _with_ci(share)))
+        parts.append(html_table(pd.DataFrame(rows, columns=["model", "protocol", "n (genes)",
+                                                            "Δ mean r vs elastic net", "share of genes better"]),
+                                "Paired comparison with the elastic net",
+                                "Per gene, the model's r minus the elastic net's r on the same genes (r = 0 where a "
+                                "model has no usable prediction); ties count as not better."))
+    dna = ours[(ours["model"] == "gta") & ours["metric"].str.endswith("_vs_gta_prompt_only")
+               & ours["metric"].str.startswith(("pearson", "paired"))]
+    if len(dna):
+        rows = []
+        for row in dna.itertuples():
+            head = HEADLINE[row.protocol]
+            full, prompt = _value(ours, "gta", row.protocol, head), _value(ours, "gta_prompt_only", row.protocol, head)
+            rows.append((row.protocol.replace("_", "-"), METRIC_LABELS[head], _with_ci(full) if full is not None
+                         else "–", _with_ci(prompt) if prompt is not None else "–",
+                         _with_ci(pd.Series(row._asdict()))))
+        parts.append(html_table(pd.DataFrame(rows, columns=["protocol", "metric", "GTA", "GTA prompt only",
+                                                            "what the DNA adds (paired difference)"]),
+                                "What the DNA adds over GTA's prompt",
+                                "Full GTA minus GTA with the DNA tokens removed, on the same genes and resamples."))
+    verdict = elastic_net_verdict(summary)
+    titles = [re.search(r"<title>(.*?)</title>", p).group(1) for p in parts]
+    return (parts[0][: parts[0].index("<body>") + 6] + f"<p><b>{html.escape(verdict)}</b></p>"
+            + "".join(f"<h3>{t}</h3>{_body(p)}" for t, p in zip(titles, parts)) + "</body></html>")
 
 
 def per_gene_page(per_gene: Mapping[str, pd.DataFrame], genes: pd.DataFrame, n_unique: pd.Series,
