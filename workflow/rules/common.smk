@@ -14,6 +14,14 @@ validate(config, schema="../schemas/config.schema.yaml")
 
 CHROMOSOMES = config["chromosomes"]
 DEMO = "simulate" in config
+# A run without sources.vcf is cross-gene only: reference windows, no individual protocols (config/README.md).
+GENOTYPES = DEMO or bool(config.get("sources", {}).get("vcf"))
+# The protocols of the run's prediction rows (hapexpr.protocols.PROTOCOLS; README "Protocols").
+PROTOCOLS = (
+    ["cross_gene", "cross_individual", "cross_population", "unseen_gene_individual"]
+    if GENOTYPES
+    else ["cross_gene"]
+)
 
 # File contracts of the download/simulate stage (DESIGN.md): every later stage reads these paths.
 REFERENCE = "resources/reference/genome.fa.gz"
@@ -39,12 +47,15 @@ def cfg(*keys, default=None):
 
 
 def get_vcf(wildcards):
+    """The chromosome's VCF and index; none in a cross-gene-only run."""
+    if not GENOTYPES:
+        return {}
     vcf = VCF.format(chrom=wildcards.chrom)
     return {"vcf": vcf, "tbi": f"{vcf}.tbi"}
 
 
 def all_vcfs():
-    return expand(VCF, chrom=CHROMOSOMES)
+    return expand(VCF, chrom=CHROMOSOMES) if GENOTYPES else []
 
 
 def reference_files():
@@ -73,7 +84,7 @@ def final_outputs():
     targets = [
         "results/genes/genes.tsv",
         "results/individuals.tsv",
-        *expand("results/haplotypes/{chrom}.counts.tsv", chrom=CHROMOSOMES),
+        *haplotype_counts(),
     ]
     if prediction_names():
         targets += [
@@ -117,6 +128,24 @@ def vcf_manifest_input():
 
 # Models whose predictions are written per chromosome and gathered into results/predictions/{name}.parquet.
 PER_CHROMOSOME_MODELS = ["gc_cpg", "kmer_ridge", "elastic_net", "dexter"]
+# Models that need genotypes and leave the DAG of a cross-gene-only run; models that read no window.
+GENOTYPE_MODELS = ["elastic_net"]
+WINDOWLESS_MODELS = ["elastic_net", "dna_lm"]
+
+
+def model_window(model):
+    """The window (bp around the TSS) a model reads: models.<model>.window, default window.length."""
+    return cfg("models", model, "window", default=config["window"]["length"])
+
+
+def haplotype_window():
+    """The window the haplotype store is built at: the largest window of the enabled models that read one."""
+    windows = [
+        model_window(model)
+        for model, props in (cfg("models", default={}) or {}).items()
+        if (props or {}).get("enabled", False) and model not in WINDOWLESS_MODELS
+    ]
+    return max(windows, default=config["window"]["length"])
 
 
 def prediction_names():
@@ -125,6 +154,8 @@ def prediction_names():
     for model, props in (cfg("models", default={}) or {}).items():
         if not (props or {}).get("enabled", False):
             continue
+        if model in GENOTYPE_MODELS and not GENOTYPES:
+            continue  # a cross-gene-only run has no genotypes to fit it on (config/README.md)
         names.append(model)
         for variant in props.get("variants", []) or []:
             label = variant.get("name") if isinstance(variant, dict) else variant
@@ -140,15 +171,27 @@ def model_properties(model):
     return props
 
 
-def all_haplotype_sequences():
-    return expand("results/haplotypes/{chrom}.sequences.parquet", chrom=CHROMOSOMES)
+def haplotype_store(chrom):
+    """The files of one chromosome's haplotype store (rule haplotypes), the main (sequences) file first."""
+    return {
+        "sequences": f"results/haplotypes/{chrom}.sequences.parquet",
+        "map": f"results/haplotypes/{chrom}.map.parquet",
+    }
+
+
+def haplotype_stores(part="sequences"):
+    """One file of every chromosome's haplotype store: `sequences` (the main file, read_windows) or `map`."""
+    return [haplotype_store(chrom)[part] for chrom in CHROMOSOMES]
+
+
+def chromosome_store(wildcards):
+    return haplotype_store(wildcards.chrom)
 
 
 def sequence_model_inputs(wildcards):
     """What a sequence model needs to predict one chromosome: its haplotype store, genes, expression, individuals."""
     return {
-        "sequences": f"results/haplotypes/{wildcards.chrom}.sequences.parquet",
-        "map": f"results/haplotypes/{wildcards.chrom}.map.parquet",
+        **haplotype_store(wildcards.chrom),
         "genes": "results/genes/genes.tsv",
         "expression": "results/expression/expression.parquet",
         "individuals": "results/individuals.tsv",
@@ -203,9 +246,9 @@ def gta_targets():
 def gta_protocols(name="gta"):
     """Protocols of `gta`; the ablations use `variant_protocols` (default: the same)."""
     protocols = cfg("models", "gta", "protocols", default=["cross_gene", "cross_individual"])
-    if name == "gta":
-        return protocols
-    return cfg("models", "gta", "variant_protocols", default=None) or protocols
+    if name != "gta":
+        protocols = cfg("models", "gta", "variant_protocols", default=None) or protocols
+    return [p for p in protocols if p in PROTOCOLS]
 
 
 def gta_llm_dir():
@@ -238,8 +281,8 @@ def gta_inputs(wildcards):
         "genes": "results/genes/genes.tsv",
         "expression": "results/expression/expression.parquet",
         "individuals": "results/individuals.tsv",
-        "sequences": expand("results/haplotypes/{chrom}.sequences.parquet", chrom=CHROMOSOMES),
-        "maps": expand("results/haplotypes/{chrom}.map.parquet", chrom=CHROMOSOMES),
+        "sequences": haplotype_stores(),
+        "maps": haplotype_stores("map"),
         "llm": gta_llm_dir(),
         "encoder": gta_encoder_files(),
         "annotation": cfg("models", "gta", "annotation", default=None) or [],
@@ -289,7 +332,7 @@ def training_logs():
     """Training curves of the fine-tuned models, by label: DNABERT-2 and GTA, per protocol."""
     logs = {}
     if cfg("models", "dnabert2", "enabled", default=False):
-        for protocol in cfg("models", "dnabert2", "protocols", default=["cross_gene", "cross_individual"]):
+        for protocol in dnabert2_protocols():
             logs[f"dnabert2 ({protocol})"] = f"results/models/dnabert2/finetuned/{protocol}/training_log.tsv"
     if cfg("models", "gta", "enabled", default=False):
         for protocol in gta_protocols():

@@ -13,11 +13,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from hapexpr.protocols import PREDICTION_COLUMNS, PROTOCOLS, SPLITS, STATUSES
+
 log = logging.getLogger(__name__)
 
-PREDICTION_COLUMNS = ["gene_id", "individual", "protocol", "y_true", "y_pred", "split", "status"]
-PROTOCOLS = ("cross_gene", "cross_individual")
-SPLITS = ("train", "valid", "test")
 METRIC_COLUMNS = ["model", "protocol", "split", "metric", "value", "n", "ci_low", "ci_high", "n_skipped", "note"]
 PER_GENE_COLUMNS = ["gene_id", "split", "n", "r", "p", "status"]
 SUMMARY_COLUMNS = ["model", "protocol", "metric", "value", "n", "ci_low", "ci_high", "source", "data"]
@@ -55,10 +54,10 @@ def validate_predictions(predictions: pd.DataFrame, source: str) -> None:
     if bad_split:
         raise PredictionFormatError(f"{source}: unknown split(s) {sorted(bad_split)}; use {SPLITS}")
     status = predictions["status"].astype(str)
-    bad_status = ~((status == "ok") | status.str.startswith("skipped"))
+    bad_status = ~status.isin(STATUSES)
     if bad_status.any():
-        raise PredictionFormatError(f"{source}: status must be 'ok' or 'skipped: <reason>', found "
-                                    f"{sorted(set(status[bad_status]))[:5]}")
+        raise PredictionFormatError(f"{source}: status must be one of hapexpr.protocols.STATUSES {list(STATUSES)}, "
+                                    f"found {sorted(set(status[bad_status]))[:5]}")
     ok = status == "ok"
     no_pred = ok & ~np.isfinite(predictions["y_pred"].astype(float))
     if no_pred.any():
