@@ -181,3 +181,11 @@ def test_predict_store_predicts_each_needed_window_once(tmp_path):
     assert all(len(w) == 12 for c in calls for w in c)
     with pytest.raises(ValueError, match="built at 16 bp"):
         P.predict_store(predict, ["cross_gene"], genes, paths["sequences"], paths["map"], 32)
+
+
+def test_a_chromosome_without_training_genes_gives_empty_individual_rows():
+    genes, expression, individuals, _ = case()
+    no_predictions = pd.DataFrame({"gene_id": [], "individual": [], "y_pred": []})  # float columns when empty
+    rows = P.individual_rows("cross_individual", no_predictions, genes[genes["split"] == "test"], expression,
+                             individuals)
+    assert rows.empty and list(rows.columns) == P.PREDICTION_COLUMNS

@@ -17,11 +17,8 @@ DEMO = "simulate" in config
 # A run without sources.vcf is cross-gene only: reference windows, no individual protocols (config/README.md).
 GENOTYPES = DEMO or bool(config.get("sources", {}).get("vcf"))
 # The protocols of the run's prediction rows (hapexpr.protocols.PROTOCOLS; README "Protocols").
-PROTOCOLS = (
-    ["cross_gene", "cross_individual", "cross_population", "unseen_gene_individual"]
-    if GENOTYPES
-    else ["cross_gene"]
-)
+ALL_PROTOCOLS = ["cross_gene", "cross_individual", "cross_population", "unseen_gene_individual"]
+PROTOCOLS = ALL_PROTOCOLS if GENOTYPES else ["cross_gene"]
 
 # File contracts of the download/simulate stage (DESIGN.md): every later stage reads these paths.
 REFERENCE = "resources/reference/genome.fa.gz"

@@ -124,7 +124,7 @@ def constant_genes(expression: pd.DataFrame, individuals: pd.DataFrame) -> set[s
 
 
 def _map(haplotype_map: pd.DataFrame) -> pd.DataFrame:
-    return haplotype_map[["gene_id", "individual", "hap_id"]].astype({"individual": str})
+    return haplotype_map[["gene_id", "individual", "hap_id"]].astype({"gene_id": str, "individual": str})
 
 
 def examples(protocol: str, split: str, genes: pd.DataFrame, expression: pd.DataFrame | None = None,
@@ -182,7 +182,7 @@ def diploid_predictions(hap_predictions: pd.DataFrame, haplotype_map: pd.DataFra
     error (predict what `needed_haplotypes` lists); an individual without exactly two haplotypes gets NaN.
     """
     m = _map(haplotype_map)
-    pred = hap_predictions[["gene_id", "hap_id", "y_pred"]].astype({"hap_id": np.int64})
+    pred = hap_predictions[["gene_id", "hap_id", "y_pred"]].astype({"gene_id": str, "hap_id": np.int64})
     per_copy = m.astype({"hap_id": np.int64}).merge(pred, on=["gene_id", "hap_id"], how="left")
     lost = per_copy["y_pred"].isna()
     if lost.any():
@@ -227,7 +227,7 @@ def individual_rows(protocol: str, diploid: pd.DataFrame, genes: pd.DataFrame, e
     wide = wide[wide.index.isin(gene_ids)]
     targets = expression_long(wide).rename(columns={"y": "y_true"})
     rows = rows.merge(targets, on=["gene_id", "individual"], how="left")
-    rows = rows.merge(diploid[["gene_id", "individual", "y_pred"]].astype({"individual": str}),
+    rows = rows.merge(diploid[["gene_id", "individual", "y_pred"]].astype({"gene_id": str, "individual": str}),
                       on=["gene_id", "individual"], how="left")
     status = np.where(rows["y_pred"].isna(), NO_HAPLOTYPES, OK).astype(object)
     if gene_status:
@@ -315,5 +315,6 @@ def predict_store(predict: Callable[[list[str]], np.ndarray], protocols: Sequenc
         batch = attach(batch, windows, store_path)
         parts.append(batch[["gene_id", "hap_id"]].assign(y_pred=np.asarray(predict(batch["window"].tolist()), float)))
     hap_predictions = (pd.concat(parts, ignore_index=True) if parts
-                       else pd.DataFrame({"gene_id": [], "hap_id": [], "y_pred": []}))
+                       else pd.DataFrame({"gene_id": pd.Series(dtype=object), "hap_id": pd.Series(dtype=np.int64),
+                                          "y_pred": pd.Series(dtype=float)}))
     return prediction_rows(protocols, hap_predictions, genes, expression, individuals, haplotype_map)
