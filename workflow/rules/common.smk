@@ -3,6 +3,7 @@ import os
 import re
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 if "simulate" in config and "sources" in config:
@@ -19,6 +20,11 @@ GENOTYPES = DEMO or bool(config.get("sources", {}).get("vcf"))
 # The protocols of the run's prediction rows (hapexpr.protocols.PROTOCOLS; README "Protocols").
 ALL_PROTOCOLS = ["cross_gene", "cross_individual", "cross_population", "unseen_gene_individual"]
 PROTOCOLS = ALL_PROTOCOLS if GENOTYPES else ["cross_gene"]
+if not GENOTYPES and config.get("models", {}).get("elastic_net", {}).get("enabled"):
+    logger.warning(
+        "models.elastic_net is enabled but the config has no sources.vcf (a cross-gene-only run): "
+        "the elastic net needs genotypes and is left out"
+    )
 
 # File contracts of the download/simulate stage (DESIGN.md): every later stage reads these paths.
 REFERENCE = "resources/reference/genome.fa.gz"
