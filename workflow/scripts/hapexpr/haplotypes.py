@@ -14,7 +14,8 @@ tested on real data):
   * symbolic (`<DEL>`...), breakend and `*` alleles are skipped and counted;
   * positions off the chromosome are N.
 The store (Parquet, see README "Haplotype store") holds the unique sequences, the map (individual, haplotype)
--> hap_id, and per-gene counts. `fixed_windows` gives the fixed-length, strand-oriented view models use.
+-> hap_id, and per-gene counts, and records the window W it was built at. `read_windows` is the one window reader
+of every model (the fixed-length, strand-oriented view of `fixed_windows`, cropped from a wider store).
 """
 
 import bisect

@@ -145,10 +145,10 @@ def examples(protocol: str, split: str, genes: pd.DataFrame, expression: pd.Data
                              "y": chosen["y_cross_gene"].to_numpy(float), "weight": 1.0})[EXAMPLE_COLUMNS]
     if haplotype_map is None or expression is None or individuals is None:
         raise ValueError("cross_individual examples need the expression, the individuals and the haplotype map")
-    people = individuals.loc[individuals["split"] == split, "individual"].astype(str)
+    people = set(individuals.loc[individuals["split"] == split, "individual"].astype(str))
     training_genes = genes.loc[genes["split"] == "train", "gene_id"]
     wide = _wide(expression)
-    wide = wide.loc[wide.index.isin(training_genes), [c for c in wide.columns if c in set(people)]]
+    wide = wide.loc[wide.index.isin(training_genes), [c for c in wide.columns if c in people]]
     long = expression_long(wide).dropna(subset=["y"])
     copies = _map(haplotype_map).merge(long, on=["gene_id", "individual"])
     out = (copies.groupby(["gene_id", "hap_id"], sort=True)["y"].agg(["mean", "size"])
