@@ -84,3 +84,21 @@ def random_case(seed: int, length: int = 400, n_records: int = 60, n_samples: in
             gts.append(f"{a}|{b}")
         records.append((pos0 + 1, ref, ",".join(alts), gts))
     return ref_seq, records
+
+
+def write_store(directory: Path, chrom: str, sequences: pd.DataFrame, hap_map: pd.DataFrame,
+                window: int) -> dict[str, str]:
+    """A hand-written haplotype store of one chromosome (sequences with the window it was built at, and the map),
+    as the haplotypes rule writes it; returns the paths."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from hapexpr.haplotypes import MAP_SCHEMA, SEQUENCE_SCHEMA, WINDOW_KEY
+
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {"sequences": str(directory / f"{chrom}.sequences.parquet"), "map": str(directory / f"{chrom}.map.parquet")}
+    table = pa.Table.from_pandas(sequences[SEQUENCE_SCHEMA.names], schema=SEQUENCE_SCHEMA, preserve_index=False)
+    pq.write_table(table.replace_schema_metadata({WINDOW_KEY: str(window).encode()}), paths["sequences"])
+    pq.write_table(pa.Table.from_pandas(hap_map[MAP_SCHEMA.names], schema=MAP_SCHEMA, preserve_index=False),
+                   paths["map"])
+    return paths

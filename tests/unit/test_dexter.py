@@ -274,30 +274,36 @@ def test_original_lasso_solver_gives_a_similar_model(planted):
 
 
 def test_protocol_rows_from_a_haplotype_store(planted, tmp_path):
-    """cross_gene from hap_id 0, cross_individual = mean of the two haplotypes (needs hapexpr.haplotypes)."""
-    pytest.importorskip("hapexpr.haplotypes", reason="the haplotypes stage (branch haplotypes) is not merged yet")
+    """cross_gene from hap_id 0, the individual protocols = mean of the two haplotypes (hapexpr.protocols)."""
     import pandas as pd
+    from hapdata import write_store
 
     from hapexpr.dexter import predict_chromosome, train_dexter
+    from hapexpr.protocols import PROTOCOLS
 
     seqs, y = planted
     genes = pd.DataFrame({"gene_id": [f"G{i}" for i in range(60)], "chrom": "chr1", "strand": "+",
                           "tss": 1000, "split": ["train"] * 50 + ["test"] * 10, "y_cross_gene": y[:60]})
     # hap_id 0 = reference; hap 1 = the reference; hap 2 = another gene's window (a different prediction)
     rows = [(g, h, seqs[i if h < 2 else (i + 1) % 60], 300) for i, g in enumerate(genes["gene_id"]) for h in (0, 1, 2)]
-    store = pd.DataFrame(rows, columns=["gene_id", "hap_id", "sequence", "tss_offset"])
-    store.to_parquet(tmp_path / "chr1.sequences.parquet")
-    hap_map = pd.DataFrame([(g, ind, hap, 1 if hap == 1 else 2) for g in genes["gene_id"] for ind in ("I1", "I2")
+    sequences = pd.DataFrame(rows, columns=["gene_id", "hap_id", "sequence", "tss_offset"])
+    people = ("I1", "I2", "I3", "I4")
+    hap_map = pd.DataFrame([(g, ind, hap, 1 if hap == 1 else 2) for g in genes["gene_id"] for ind in people
                             for hap in (1, 2)], columns=["gene_id", "individual", "haplotype", "hap_id"])
-    hap_map.to_parquet(tmp_path / "chr1.map.parquet")
-    expression = pd.DataFrame({"gene_id": genes["gene_id"], "I1": y[:60], "I2": np.nan})
-    individuals = pd.DataFrame({"individual": ["I1", "I2"], "split": ["test", "train"]})
-    model = train_dexter({"n_bins": 7, "max_k": 4}, genes, [str(tmp_path / "chr1.sequences.parquet")], 600)
-    out = predict_chromosome(model, genes, str(tmp_path / "chr1.sequences.parquet"), str(tmp_path / "chr1.map.parquet"),
-                             expression, individuals, 600, batch_genes=7)
+    store = write_store(tmp_path, "chr1", sequences, hap_map, 600)
+    expression = pd.DataFrame({"gene_id": genes["gene_id"], "I1": y[:60], "I2": y[:60] + 1, "I3": y[:60] - 1,
+                               "I4": np.nan})
+    individuals = pd.DataFrame({"individual": people, "split": ["test", "train", "train", "test"]})
+    model = train_dexter({"n_bins": 7, "max_k": 4}, genes, [store["sequences"]], 600)
+    out = predict_chromosome(model, PROTOCOLS, genes, store["sequences"], store["map"], expression, individuals, 600,
+                             batch_genes=7)
     cg = out[out["protocol"] == "cross_gene"].set_index("gene_id")
     np.testing.assert_allclose(cg.loc[genes["gene_id"], "y_pred"], model.predict(seqs[:60]))
     ci = out[out["protocol"] == "cross_individual"].set_index(["gene_id", "individual"])
-    want = (model.predict(seqs[:60]) + model.predict([seqs[(i + 1) % 60] for i in range(60)])) / 2
-    np.testing.assert_allclose(ci.xs("I1", level="individual").loc[genes["gene_id"], "y_pred"], want)
-    assert (ci.xs("I2", level="individual")["status"] == "skipped: NaN target").all()
+    train_genes = genes.loc[genes["split"] == "train", "gene_id"]
+    want = (model.predict(seqs[:50]) + model.predict([seqs[i + 1] for i in range(50)])) / 2
+    np.testing.assert_allclose(ci.xs("I1", level="individual").loc[train_genes, "y_pred"], want)
+    assert (ci.xs("I4", level="individual")["status"] == "skipped: no target").all()
+    unseen = out[out["protocol"] == "unseen_gene_individual"]
+    assert set(unseen["gene_id"]) == set(genes.loc[genes["split"] == "test", "gene_id"])
+    assert set(unseen["individual"]) == {"I1", "I4"}

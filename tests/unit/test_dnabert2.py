@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from hapdata import write_store
 from safetensors.torch import save_file
 
 torch.set_num_threads(1)  # tiny models: threads only contend on a shared machine
@@ -28,16 +29,13 @@ from hapexpr.dnabert2_train import (
     Examples,
     FinetuneSettings,
     PretrainSettings,
-    cross_gene_predictions,
-    cross_individual_examples,
-    cross_individual_predictions,
     embed,
-    expression_long,
     finetune,
     hap_predictions,
     predict,
     pretrain_dna_lm,
-    reverse_complement,
+    protocol_examples,
+    protocol_predictions,
     subsample,
     tokenize_store,
     tokenize_windows,
@@ -379,15 +377,19 @@ def test_optimizer_state_is_restored_exactly(tokenizer, tmp_path):
         torch.testing.assert_close(saved["optimizer"]["state"][k]["exp_avg_sq"], v["exp_avg_sq"], rtol=0, atol=0)
 
 
-def test_cross_individual_target_is_mean_over_carrier_copies():
+def test_cross_individual_examples_are_unique_haplotypes_with_tokens():
     tokens = pd.DataFrame({"gene_id": ["G", "G", "G"], "hap_id": [0, 1, 2],
                            "input_ids": [np.array([5]), np.array([6]), np.array([7])]})
     maps = pd.DataFrame({"gene_id": "G", "individual": ["a", "a", "b", "b", "c", "c"],
                          "haplotype": [1, 2] * 3, "hap_id": [1, 1, 1, 2, 0, 2]})
-    expr = expression_long(pd.DataFrame({"gene_id": ["G"], "a": [1.0], "b": [4.0], "c": [10.0]}))
-    ex = cross_individual_examples(tokens, maps, expr, ["a", "b"])  # c is not a training individual
+    genes = pd.DataFrame({"gene_id": ["G"], "split": ["train"], "y_cross_gene": [1.0]})
+    expression = pd.DataFrame({"gene_id": ["G"], "a": [1.0], "b": [4.0], "c": [10.0]})
+    individuals = pd.DataFrame({"individual": ["a", "b", "c"], "split": ["train", "train", "test"]})
+    ex, valid = protocol_examples("cross_individual", tokens, maps, genes, expression, individuals)
     got = dict(zip(ex.keys["hap_id"], zip(ex.y, ex.w)))
     assert got == {1: (2.0, 3.0), 2: (4.0, 1.0)}  # hap 1: copies a, a, b -> mean(1, 1, 4); hap 2: b
+    assert [int(t[0]) for t in ex.tokens] == [6, 7]
+    assert len(valid) == 0  # no validation individual: an empty validation set, not an error
     # weighted MSE over unique haplotypes == MSE over copies, for any predictions f
     f = {1: 0.3, 2: 5.0}
     per_copy = [(1.0 - f[1]) ** 2, (1.0 - f[1]) ** 2, (4.0 - f[1]) ** 2, (4.0 - f[2]) ** 2]
@@ -397,51 +399,36 @@ def test_cross_individual_target_is_mean_over_carrier_copies():
 
 
 def test_predictions_average_both_haplotypes_and_skip_constant_genes():
-    genes = pd.DataFrame({"gene_id": ["G", "H"], "split": ["train", "test"], "y_cross_gene": [1.0, np.nan]})
-    maps = pd.DataFrame({"gene_id": ["G"] * 4 + ["H"] * 4, "individual": ["a", "a", "b", "b"] * 2,
-                         "haplotype": [1, 2] * 4, "hap_id": [0, 1, 1, 1, 0, 0, 0, 0]})
+    genes = pd.DataFrame({"gene_id": ["G", "H"], "split": ["train", "train"], "y_cross_gene": [1.0, np.nan]})
+    maps = pd.DataFrame({"gene_id": ["G"] * 6 + ["H"] * 6, "individual": ["a", "a", "b", "b", "c", "c"] * 2,
+                         "haplotype": [1, 2] * 6, "hap_id": [0, 1, 1, 1, 0, 0] + [0] * 6})
     f = hap_predictions(pd.DataFrame({"gene_id": ["G", "G", "H"], "hap_id": [0, 1, 0]}), np.array([1.0, 3.0, 7.0]))
-    expr = expression_long(pd.DataFrame({"gene_id": ["G", "H"], "a": [1.0, 2.0], "b": [5.0, 2.0]}))
-    individuals = pd.DataFrame({"individual": ["a", "b", "z"], "split": ["train", "test", "none"]})
-    ci = cross_individual_predictions(genes, maps, expr, individuals, f)
-    g = ci[ci["gene_id"] == "G"].set_index("individual")
+    expression = pd.DataFrame({"gene_id": ["G", "H"], "a": [1.0, 2.0], "b": [5.0, 2.0], "c": [3.0, 2.0]})
+    individuals = pd.DataFrame({"individual": ["a", "b", "c", "z"], "split": ["train", "test", "train", "none"]})
+    rows = protocol_predictions("cross_individual", genes, maps, expression, individuals, f)
+    assert set(rows["protocol"]) == {"cross_individual"}  # no test genes, no held-out population: no such rows
+    g = rows[rows["gene_id"] == "G"].set_index("individual")
     assert g.loc["a", "y_pred"] == 2.0 and g.loc["b", "y_pred"] == 3.0
     assert g.loc["b", "split"] == "test" and (g["status"] == "ok").all()
-    assert (ci.loc[ci["gene_id"] == "H", "status"] == "skipped: constant expression").all()
-    assert ci.loc[ci["gene_id"] == "H", "y_pred"].isna().all()
-    cg = cross_gene_predictions(genes, f).set_index("gene_id")
+    assert (rows.loc[rows["gene_id"] == "H", "status"] == "skipped: constant expression").all()
+    assert rows.loc[rows["gene_id"] == "H", "y_pred"].isna().all()
+    cg = protocol_predictions("cross_gene", genes, maps, expression, individuals, f).set_index("gene_id")
     assert cg.loc["G", "y_pred"] == 1.0 and cg.loc["G", "individual"] == "reference"
     assert cg.loc["H", "status"] == "skipped: no target"
-    assert list(ci.columns) == list(cg.reset_index().columns) == [
+    assert list(rows.columns) == list(cg.reset_index().columns) == [
         "gene_id", "individual", "protocol", "y_true", "y_pred", "split", "status"]
 
 
-def contract_fixed_windows(sequences, genes, W):
-    """The documented contract of hapexpr.haplotypes.fixed_windows, for when that module is not on this branch."""
-    g = genes.set_index("gene_id")
-    rows = []
-    for r in sequences.itertuples():
-        seq, t = r.sequence, r.tss_offset
-        if g.loc[r.gene_id, "strand"] == "-":
-            seq, t = reverse_complement(seq), len(seq) - 1 - t
-        left = seq[max(0, t - W // 2):t]
-        right = seq[t:t + W - W // 2]
-        rows.append((r.gene_id, r.hap_id, "N" * (W // 2 - len(left)) + left + right + "N" * (W - W // 2 - len(right))))
-    return pd.DataFrame(rows, columns=["gene_id", "hap_id", "window"])
-
-
 def test_tokenize_store_from_a_hand_written_haplotype_store(tokenizer, tmp_path):
-    try:
-        from hapexpr.haplotypes import fixed_windows
-    except ImportError:
-        fixed_windows = contract_fixed_windows
+    from hapexpr.haplotypes import fixed_windows
+
     ref = random_dna(1, 120, seed=11)[0]
     alt = ref[:60] + "T" * 10 + ref[60:]  # an insertion after the TSS
     store = pd.DataFrame({"gene_id": ["G1", "G1"], "hap_id": [0, 1], "sequence": [ref, alt], "tss_offset": [50, 50]})
-    store.to_parquet(tmp_path / "chr1.sequences.parquet")
+    hap_map = pd.DataFrame({"gene_id": [], "individual": [], "haplotype": [], "hap_id": []})
+    paths = write_store(tmp_path, "chr1", store, hap_map, 120)
     genes = pd.DataFrame({"gene_id": ["G1"], "chrom": ["chr1"], "tss": [1000], "strand": ["+"]})
-    toks = tokenize_store(pd.read_parquet(tmp_path / "chr1.sequences.parquet"), genes, 80, tokenizer, 512,
-                          windows_fn=fixed_windows)
+    toks = tokenize_store(paths["sequences"], genes, 80, tokenizer, 512)
     assert list(toks["hap_id"]) == [0, 1]
     assert tokenizer.decode(toks["input_ids"][0]) == ref[10:90]  # TSS at offset 50 lands on window[40]
     w = fixed_windows(store, genes, 80)

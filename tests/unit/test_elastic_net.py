@@ -15,7 +15,8 @@ from hapexpr.elastic_net import (
     make_folds,
     read_dosages,
 )
-from hapexpr.evaluate import PREDICTION_COLUMNS, evaluate_predictions
+from hapexpr.evaluate import evaluate_predictions
+from hapexpr.protocols import PREDICTION_COLUMNS
 
 VCF_TEXT = """##fileformat=VCFv4.2
 ##contig=<ID=22,length=100000>
@@ -103,7 +104,7 @@ def chromosome_case(n=200, p=300, seed=5):
     dos = Dosages("chr1", np.arange(p) * 100, np.array(["A"] * p, dtype=object), np.array(["G"] * p, dtype=object),
                   people, geno.T.astype(np.int8), {})
     y = geno[:, [5, 40]] @ np.array([1.0, -1.0]) + rng.normal(scale=0.6, size=n)
-    genes = pd.DataFrame({"gene_id": ["G1"], "tss": [0]})
+    genes = pd.DataFrame({"gene_id": ["G1"], "tss": [0], "split": "train"})
     expression = pd.DataFrame([["G1", *y]], columns=["gene_id", *people])
     individuals = pd.DataFrame({"individual": people, "split": split})
     return dos, genes, expression, individuals
@@ -160,24 +161,25 @@ def test_bad_genes_are_skipped_with_a_reason_never_dropped():
     ]
     expression = pd.concat([expression, pd.DataFrame(rows, columns=expression.columns)], ignore_index=True)
     genes = pd.DataFrame({"gene_id": ["G1", "G_const", "G_far", "G_nan", "G_missing"],
-                          "tss": [0, 0, 10_000_000, 0, 0]})
+                          "tss": [0, 0, 10_000_000, 0, 0], "split": "train"})
     pred, weights, summary = fit_chromosome(dos, genes, expression, individuals, ElasticNetConfig(cis_window=10_000))
     status = summary.set_index("gene_id")["status"]
     assert status["G1"] == "ok"
     assert status["G_const"] == "skipped: constant expression"
     assert status["G_far"] == "skipped: no cis variants"
-    assert status["G_missing"] == "skipped: no expression"
+    assert status["G_missing"] == "skipped: no target"
     assert status["G_nan"] == "ok"
     assert set(pred["gene_id"]) == set(genes["gene_id"])  # every gene has its rows
     assert len(pred) == 5 * 60
     nan_rows = pred[(pred["gene_id"] == "G_nan") & pred["y_true"].isna()]
-    assert len(nan_rows) == 9 and (nan_rows["status"] == "skipped: NaN target").all()
+    assert len(nan_rows) == 9 and (nan_rows["status"] == "skipped: no target").all()
     assert nan_rows["y_pred"].isna().all()
     const = pred[pred["gene_id"] == "G_const"]
     assert (const["status"] == "skipped: constant expression").all() and const["y_pred"].isna().all()
     few = individuals.assign(split=["train"] * 4 + ["test"] * 56)
     _, _, summary_few = fit_chromosome(dos, genes.head(1), expression, few, ElasticNetConfig(folds=5))
-    assert summary_few.loc[0, "status"] == "skipped: fewer training individuals than folds (4 < 5)"
+    assert summary_few.loc[0, "status"] == "skipped: too few training individuals"
+    assert summary_few.loc[0, "n_train"] == 4
 
 
 def test_individual_without_genotypes_gets_a_skipped_row():
@@ -186,4 +188,20 @@ def test_individual_without_genotypes_gets_a_skipped_row():
     individuals = pd.concat([individuals, pd.DataFrame({"individual": ["EXTRA"], "split": ["test"]})])
     pred, _, _ = fit_chromosome(dos, genes, expression, individuals, ElasticNetConfig())
     extra = pred[pred["individual"] == "EXTRA"].iloc[0]
-    assert extra["status"] == "skipped: no genotypes" and np.isnan(extra["y_pred"])
+    assert extra["status"] == "skipped: no haplotypes" and np.isnan(extra["y_pred"])
+
+
+def test_rows_cover_training_genes_only_and_the_held_out_population():
+    dos, genes, expression, individuals = chromosome_case(n=120, p=80)
+    genes = pd.concat([genes, genes.assign(gene_id="G_test", split="test")], ignore_index=True)
+    expression = pd.concat([expression, expression.assign(gene_id="G_test")], ignore_index=True)
+    individuals.loc[individuals.index[-20:], "split"] = "test_population"
+    pred, _, summary = fit_chromosome(dos, genes, expression, individuals, ElasticNetConfig(cis_window=100_000))
+    assert summary["gene_id"].tolist() == ["G1"]  # never fitted on a gene it has no rows for
+    assert set(pred["gene_id"]) == {"G1"}
+    assert set(pred["protocol"]) == {"cross_individual", "cross_population"}
+    population = pred[pred["protocol"] == "cross_population"]
+    assert set(population["individual"]) == set(individuals["individual"].iloc[-20:])
+    assert set(population["split"]) == {"test"} and (population["status"] == "ok").all()
+    trained = individuals.loc[individuals["split"] == "train", "individual"]
+    assert not set(trained) & set(population["individual"])

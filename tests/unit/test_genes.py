@@ -245,6 +245,57 @@ def test_duplicated_population_labels_keep_the_first():
     assert table["population"].tolist() == ["GBR"]
 
 
+def test_test_populations_are_held_out_whole_and_the_rest_split_at_random():
+    people = [f"I{i:02d}" for i in range(40)]
+    pops = pd.Series(["YRI" if i % 4 == 0 else "CEU" for i in range(40)], index=people)
+    table = build_individuals(people, people, pops, 0.25, 0.1, seed=3, test_populations=["YRI"]).set_index(
+        "individual")
+    yri = pops.index[pops == "YRI"]
+    assert (table.loc[yri, "split"] == "test_population").all()
+    rest = table.loc[pops.index[pops != "YRI"], "split"]
+    assert set(rest) == {"train", "valid", "test"} and (rest == "test").sum() == round(0.25 * 30)
+    again = build_individuals(people, people, pops, 0.25, 0.1, seed=3, test_populations=["YRI"])
+    assert again["split"].tolist() == table["split"].tolist()  # seeded
+
+
+def test_an_absent_test_population_is_an_error_naming_it():
+    pops = pd.Series({"A": "GBR", "B": "FIN"})
+    with pytest.raises(InputError, match="population 'YRI'.*'FIN', 'GBR'"):
+        build_individuals(["A", "B"], ["A", "B"], pops, 0.0, 0.0, seed=1, test_populations=["YRI"])
+    with pytest.raises(InputError, match="holds out every individual"):
+        build_individuals(["A", "B"], ["A", "B"], pd.Series({"A": "GBR", "B": "GBR"}), 0.0, 0.0, seed=1,
+                          test_populations=["GBR"])
+
+
+def test_test_populations_need_population_labels(tmp_path):
+    expr = write_geuvadis(tmp_path / "e.txt", ["ENSG01.3"], ["S1", "S2"])
+    with pytest.raises(InputError, match="needs population labels"):
+        make_individuals(["v.vcf.gz"], str(expr), "geuvadis", None, "two_column", 0.0, 0.0, seed=1,
+                         test_populations=["YRI"])
+
+
+def test_without_genotypes_every_individual_with_expression_is_train(tmp_path):
+    expr = write_geuvadis(tmp_path / "e.txt", ["ENSG01.3"], ["S1", "S2"])
+    table = make_individuals([], str(expr), "geuvadis", None, "two_column", 0.5, 0.1, seed=1)
+    assert table["split"].tolist() == ["train", "train"] and not table["in_vcf"].any()
+
+
+def test_read_genes_keeps_numeric_chromosome_names_as_strings(tmp_path):
+    from hapexpr.genes import read_genes, read_individuals
+
+    path = tmp_path / "genes.tsv"
+    pd.DataFrame({"gene_id": ["G1", "G2"], "gene_name": ["NA", "B"], "biotype": "protein_coding",
+                  "chrom": ["22", "X"], "tss": [5, 7], "strand": "+", "split": "train",
+                  "y_cross_gene": [1.5, np.nan]}).to_csv(path, sep="\t", index=False)
+    genes = read_genes(str(path))
+    assert genes["chrom"].tolist() == ["22", "X"] and (genes["chrom"] == "22").sum() == 1
+    assert genes["gene_name"].tolist() == ["NA", "B"] and np.isnan(genes["y_cross_gene"][1])
+    pd.DataFrame({"individual": ["001", "B"], "population": "P", "in_vcf": [True, False], "in_expression": True,
+                  "split": ["train", "none"]}).to_csv(tmp_path / "ind.tsv", sep="\t", index=False)
+    people = read_individuals(str(tmp_path / "ind.tsv"))
+    assert people["individual"].tolist() == ["001", "B"] and people["in_vcf"].tolist() == [True, False]
+
+
 # ------------------------------------------------------------------------------------------ genes
 
 

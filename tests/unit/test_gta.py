@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from hapdata import write_store
 from hapexpr import gta
 
 W = 1024  # window length of the unit tests: 4 segments of 256 bp
@@ -295,14 +296,20 @@ def tiny_stage_inputs(tmp_path):
     return pd.DataFrame(windows), pd.DataFrame(maps)
 
 
-def test_unique_haplotype_targets_are_carrier_means():
+def test_examples_carry_windows_and_prompts_of_unique_haplotypes():
     expression = pd.DataFrame({"A": [1.0], "B": [3.0], "C": [10.0]}, index=pd.Index(["G"], name="gene_id"))
     individuals = pd.DataFrame({"individual": ["A", "B", "C"], "split": ["train", "train", "test"]})
+    genes = pd.DataFrame({"gene_id": ["G"], "split": ["train"], "y_cross_gene": [2.0]})
     hapmap = pd.DataFrame({"gene_id": "G", "individual": ["A", "A", "B", "B", "C", "C"], "haplotype": [1, 2] * 3,
                            "hap_id": [0, 1, 1, 1, 0, 2]})
-    t = gta.individual_targets(expression, individuals, hapmap, "train")
-    assert t.to_dict("records") == [{"gene_id": "G", "hap_id": 0, "y": 1.0, "weight": 1},
-                                    {"gene_id": "G", "hap_id": 1, "y": (1 + 3 + 3) / 3, "weight": 3}]
+    windows = pd.DataFrame({"gene_id": "G", "hap_id": [0, 1, 2], "window": ["AAAA", "CCCC", "GGGG"]})
+    ex = gta.protocol_examples("cross_individual", "train", genes, expression, individuals, hapmap, windows,
+                               {"G": [7]})
+    assert ex.windows == ["AAAA", "CCCC"] and ex.prompts == [[7], [7]]
+    assert ex.y.tolist() == [1.0, (1 + 3 + 3) / 3] and ex.weight.tolist() == [1, 3]
+    for protocol in gta.PROTOCOLS:  # no validation gene or individual: empty examples, not KeyError: 'gene_id'
+        assert len(gta.protocol_examples(protocol, "valid", genes, expression, individuals, hapmap, windows,
+                                         {"G": [7]})) == 0
 
 
 @pytest.mark.parametrize("name", ["gta", "gta_shuffled_prompt"])
@@ -319,9 +326,12 @@ def test_train_and_predict_write_the_contract(llm_dir, tmp_path, name):
     cg = pred[pred["protocol"] == "cross_gene"]
     assert len(cg) == 8 and (cg["individual"] == "reference").all() and cg["y_pred"].notna().all()
     ci = pred[pred["protocol"] == "cross_individual"].set_index(["gene_id", "individual"])
-    assert len(ci) == 8 * 6 and "X" not in ci.index.get_level_values("individual")
+    assert len(ci) == 4 * 6 and "X" not in ci.index.get_level_values("individual")  # training genes only
     assert ci.loc[("G0", "I5"), "split"] == "test" and ci.loc[("G0", "I4"), "split"] == "valid"
-    assert (ci.loc["G7", "status"] == "skipped: constant expression").all() and ci.loc["G7", "y_pred"].isna().all()
+    unseen = pred[pred["protocol"] == "unseen_gene_individual"].set_index(["gene_id", "individual"])
+    assert sorted(unseen.index) == [("G3", "I5"), ("G7", "I5")]
+    assert unseen.loc[("G7", "I5"), "status"] == "skipped: constant expression"
+    assert np.isnan(unseen.loc[("G7", "I5"), "y_pred"])
     # y_pred of an individual is the mean of its two haplotype predictions
     genes = pd.read_csv(tmp_path / "genes.tsv", sep="\t")
     llm, tok = gta.load_llm(llm_dir, layers=1, device=torch.device("cpu"))
@@ -340,9 +350,17 @@ def test_unknown_variant_is_refused():
     assert gta.variant_of("gta_random_lm") == "random_lm" and gta.variant_of("gta") == "full"
 
 
-def test_prediction_columns_match_the_evaluation_contract():
-    evaluate = pytest.importorskip("hapexpr.evaluate", reason="hapexpr.evaluate is built on another branch")
-    assert gta.PREDICTION_COLUMNS == list(evaluate.PREDICTION_COLUMNS)
+def test_training_with_an_empty_validation_split(llm_dir, tmp_path):
+    windows, hapmap = tiny_stage_inputs(tmp_path)
+    for name in ("genes.tsv", "individuals.tsv"):
+        table = pd.read_csv(tmp_path / name, sep="\t")
+        table.assign(split=table["split"].replace("valid", "train")).to_csv(tmp_path / name, sep="\t", index=False)
+    inputs = (str(tmp_path / "genes.tsv"), str(tmp_path / "expr.parquet"), str(tmp_path / "individuals.tsv"))
+    gta.train_gta("gta", *inputs, windows, hapmap, str(llm_dir), settings(steps=1, checkpoint_every=1, llm_layers=1),
+                  W, str(tmp_path / "model"))
+    for protocol in gta.PROTOCOLS:
+        history = pd.read_csv(tmp_path / "model" / protocol / "history.tsv", sep="\t")
+        assert history["valid_loss"].isna().all() and (tmp_path / "model" / protocol / "model.safetensors").is_file()
 
 
 def test_left_padded_prompts_do_not_change_predictions(llm_dir):
@@ -369,15 +387,13 @@ def test_settings_come_from_the_config_section():
 
 
 def test_windows_come_from_a_hand_written_haplotype_store(tmp_path):
-    pytest.importorskip("hapexpr.haplotypes", reason="hapexpr.haplotypes (fixed_windows) is built on another branch")
     genes = pd.DataFrame([{"gene_id": "G1", "gene_name": "A", "biotype": "lncRNA", "chrom": "chr1", "tss": 100,
                            "strand": "+", "split": "train", "y_cross_gene": 1.0}])
     ref = "A" * 50 + "C" + "G" * 49
     alt = "A" * 40 + "C" + "G" * 49  # a 10-bp deletion upstream of the TSS
-    pd.DataFrame({"gene_id": ["G1", "G1"], "hap_id": [0, 1], "sequence": [ref, alt], "tss_offset": [50, 40]}
-                 ).to_parquet(tmp_path / "chr1.sequences.parquet")
-    pd.DataFrame({"gene_id": "G1", "individual": ["I1", "I1"], "haplotype": [1, 2], "hap_id": [0, 1]}
-                 ).to_parquet(tmp_path / "chr1.map.parquet")
+    write_store(tmp_path, "chr1",
+                pd.DataFrame({"gene_id": ["G1", "G1"], "hap_id": [0, 1], "sequence": [ref, alt], "tss_offset": [50, 40]}),
+                pd.DataFrame({"gene_id": "G1", "individual": ["I1", "I1"], "haplotype": [1, 2], "hap_id": [0, 1]}), 100)
     windows, hapmap = gta.load_haplotypes([str(tmp_path / "chr1.sequences.parquet")],
                                           [str(tmp_path / "chr1.map.parquet")], genes, 60)
     assert sorted(windows["hap_id"]) == [0, 1] and (windows["window"].str.len() == 60).all()

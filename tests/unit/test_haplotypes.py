@@ -265,3 +265,90 @@ def test_long_deletion_reaching_a_later_separate_window_is_counted_there(tmp_pat
     if __import__("shutil").which("bcftools"):
         n, mismatches = compare_with_bcftools(out, "chr1", str(vcf), str(fasta), genes, 10)
         assert n == 4 and not mismatches, mismatches
+
+
+def _windows_per_copy(out, chrom, genes, window, reference_only=False):
+    """The window of every (gene, individual, haplotype) copy, read through read_windows."""
+    from hapexpr.haplotypes import read_windows
+
+    windows = read_windows([str(out / f"{chrom}.sequences.parquet")], genes, window, reference_only=reference_only)
+    _, hap_map = read_store(out, chrom)
+    joined = hap_map.merge(windows, on=["gene_id", "hap_id"])
+    return dict(zip(zip(joined["gene_id"], joined["individual"], joined["haplotype"]), joined["window"]))
+
+
+def test_a_store_built_at_16kb_read_at_4kb_equals_a_store_built_at_4kb(tmp_path):
+    import random
+
+    from hapexpr.haplotypes import read_windows, store_window
+
+    rng = random.Random(3)
+    ref = "".join(rng.choice("ACGT") for _ in range(40_000))
+    genes = genes_table("chr1", [("P", 12_000, "+"), ("M", 27_000, "-"), ("Q", 13_000, "+")])
+    samples = ["A", "B", "C", "D"]
+    records = []
+    for pos in sorted(rng.sample(range(4_100, 35_000), 120)):  # 0-based; SNVs and MNPs everywhere
+        size = rng.choice([1, 1, 1, 2])
+        old = ref[pos : pos + size]
+        new = "".join({"A": "C", "C": "G", "G": "T", "T": "A"}[b] for b in old)
+        records.append((pos, old, new, [f"{rng.randint(0, 1)}|{rng.randint(0, 1)}" for _ in samples]))
+    # indels well inside the 16-kb windows but outside the 4-kb ones (more than 2 kb from every TSS)
+    for pos in (5_000, 21_000, 33_000):
+        records.append((pos, ref[pos : pos + 4], ref[pos], ["1|0", "0|1", "1|1", "0|0"]))
+        records.append((pos + 10, ref[pos + 10], ref[pos + 10] + "GATTACA", ["0|1", "1|1", "0|0", "1|0"]))
+    records.sort(key=lambda r: r[0])
+    records = [r for i, r in enumerate(records) if i == 0 or r[0] > records[i - 1][0] + len(records[i - 1][1])]
+    (tmp_path / "w").mkdir(), (tmp_path / "n").mkdir()
+    _, wide, _, _ = _store(tmp_path / "w", ref, records, genes, samples, 16_000)
+    _, narrow, _, _ = _store(tmp_path / "n", ref, records, genes, samples, 4_000)
+    assert store_window(wide / "chr1.sequences.parquet") == 16_000
+    assert store_window(narrow / "chr1.sequences.parquet") == 4_000
+    from_wide = _windows_per_copy(wide, "chr1", genes, 4_000)
+    from_narrow = _windows_per_copy(narrow, "chr1", genes, 4_000)
+    assert len(from_wide) == 3 * 4 * 2 and from_wide == from_narrow
+    assert all(len(w) == 4_000 for w in from_wide.values())
+    ref_wide = read_windows([str(wide / "chr1.sequences.parquet")], genes, 4_000, reference_only=True)
+    assert set(ref_wide["hap_id"]) == {0} and len(ref_wide) == 3
+    with pytest.raises(ValueError, match="built at 4000 bp"):
+        read_windows([str(narrow / "chr1.sequences.parquet")], genes, 16_000)
+
+
+def test_a_wider_store_fills_an_indel_shortened_window_with_real_bases_not_n(tmp_path):
+    from hapexpr.haplotypes import read_windows
+
+    ref = REF * 3
+    genes = genes_table("chr1", [("G", 60, "+")])
+    records = [(62, ref[62:66], ref[62], ["1|1"])]  # a 3-bp deletion just downstream of the TSS
+    (tmp_path / "w").mkdir(), (tmp_path / "n").mkdir()
+    _, narrow, _, _ = _store(tmp_path / "n", ref, records, genes, ["A"], 10)
+    _, wide, _, _ = _store(tmp_path / "w", ref, records, genes, ["A"], 40)
+    n = read_windows([str(narrow / "chr1.sequences.parquet")], genes, 10).set_index("hap_id")["window"][1]
+    w = read_windows([str(wide / "chr1.sequences.parquet")], genes, 10).set_index("hap_id")["window"][1]
+    assert n == ref[55:63] + "NN"  # the 10-bp store ends where the deletion leaves it: padded with N
+    assert w == ref[55:63] + ref[66:68]  # the wider store has the real downstream bases
+    assert n[5] == w[5] == ref[60]
+
+
+def test_a_store_that_does_not_record_its_window_is_refused(tmp_path):
+    from hapexpr.haplotypes import read_windows
+
+    pd.DataFrame({"gene_id": ["G"], "hap_id": [0], "sequence": ["ACGT"], "tss_offset": [2]}).to_parquet(
+        tmp_path / "old.parquet")
+    with pytest.raises(ValueError, match="does not record the window"):
+        read_windows([str(tmp_path / "old.parquet")], genes_table("chr1", [("G", 2, "+")]), 4)
+
+
+def test_reference_only_store_without_vcf_has_reference_windows_and_an_empty_map(tmp_path):
+    from hapexpr.haplotypes import build_chromosome, read_windows
+
+    fasta = write_fasta(tmp_path / "ref.fa", {"22": REF})
+    genes_table("22", [("G1", 10, "+"), ("G2", 30, "-")]).to_csv(tmp_path / "genes.tsv", sep="\t", index=False)
+    out = tmp_path / "store"
+    counts = build_chromosome(None, str(fasta), str(tmp_path / "genes.tsv"), str(tmp_path / "individuals.tsv"),
+                              "22", 10, str(out / "22.sequences.parquet"), str(out / "22.map.parquet"),
+                              str(out / "22.counts.tsv"))
+    assert counts["gene_id"].tolist() == ["G1", "G2"]
+    seqs, hap_map = read_store(out, "22")
+    assert hap_map.empty and set(seqs["hap_id"]) == {0}
+    windows = read_windows([str(out / "22.sequences.parquet")], genes_table("22", [("G1", 10, "+")]), 10)
+    assert windows["window"].tolist() == [REF[5:15]]

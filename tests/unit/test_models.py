@@ -1,20 +1,22 @@
-"""gc_cpg and kmer_ridge: fits with known answers, shuffled-target controls, the two protocols, save/load."""
+"""gc_cpg and kmer_ridge: fits with known answers, shuffled-target controls, training and prediction through the
+haplotype store and the contract module, save/load."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-from hapexpr.evaluate import PREDICTION_COLUMNS, evaluate_predictions
+from hapdata import write_store
+from hapexpr.evaluate import evaluate_predictions
 from hapexpr.models import (
     GcCpgRegressor,
     KmerRidge,
     load_model,
     make_model,
-    predict_cross_gene,
-    predict_cross_individual,
-    train_cross_gene,
+    predict_chromosome,
+    train_sequence_model,
 )
+from hapexpr.protocols import PREDICTION_COLUMNS
 
 W = 200
 
@@ -105,91 +107,47 @@ def test_save_and_load_give_identical_predictions(tmp_path, name):
     np.testing.assert_allclose(loaded.predict(windows), model.predict(windows))
 
 
-def genes_and_windows(n_genes=60, seed=9):
+def genes_and_store(tmp_path, n_genes=60, seed=9):
+    """Genes with a planted-motif target and a store holding their reference windows (W bp, TSS at W // 2)."""
     windows, y = planted_motif_data(n_genes, seed)
     split = np.array(["train"] * (n_genes - 20) + ["valid"] * 10 + ["test"] * 10)
     genes = pd.DataFrame({"gene_id": [f"G{i}" for i in range(n_genes)], "split": split, "y_cross_gene": y,
-                          "chrom": "chr1", "strand": "+"})
-    ref = pd.DataFrame({"gene_id": genes["gene_id"], "hap_id": 0, "window": windows})
-    return genes, ref
+                          "chrom": "chr1", "tss": 1000 * np.arange(n_genes), "strand": "+"})
+    sequences = pd.DataFrame({"gene_id": genes["gene_id"], "hap_id": 0, "sequence": windows, "tss_offset": W // 2})
+    hap_map = pd.DataFrame({"gene_id": [], "individual": [], "haplotype": [], "hap_id": []})
+    return genes, write_store(tmp_path, "chr1", sequences, hap_map, W)
 
 
-def test_cross_gene_protocol_trains_on_train_and_predicts_every_gene():
-    genes, ref = genes_and_windows()
+def test_cross_gene_model_trains_on_train_genes_and_predicts_every_gene(tmp_path):
+    genes, store = genes_and_store(tmp_path)
     genes.loc[3, "y_cross_gene"] = np.nan  # a training gene without target is left out, not a crash
-    model = train_cross_gene(KmerRidge(ks=(6,), alphas=(1.0, 10.0, 100.0)), genes, ref)
+    model = train_sequence_model("kmer_ridge", {"k": [6], "alphas": [1.0, 10.0, 100.0]}, genes,
+                                 [store["sequences"]], W)
     assert model.alpha_selection_ == "validation genes"
-    pred = predict_cross_gene(model, genes, ref)
+    pred = predict_chromosome(model, ["cross_gene"], genes, store["sequences"], store["map"], None, None, W)
     assert list(pred.columns) == PREDICTION_COLUMNS
     assert len(pred) == len(genes) and set(pred["individual"]) == {"reference"}
-    assert pred.loc[3, "status"] == "skipped: NaN target" and np.isnan(pred.loc[3, "y_pred"])
+    row = pred.set_index("gene_id").loc["G3"]
+    assert row["status"] == "skipped: no target" and np.isnan(row["y_pred"])
     metrics, _ = evaluate_predictions(pred, "kmer_ridge", n_boot=50, seed=0)
     assert set(metrics["split"]) == {"valid", "test"}
 
 
-def test_cross_gene_refuses_a_gene_without_reference_window():
-    genes, ref = genes_and_windows()
-    with pytest.raises(ValueError, match="no reference window"):
-        train_cross_gene(GcCpgRegressor(), genes, ref[ref["gene_id"] != "G0"])
+def test_cross_gene_model_trains_with_an_empty_validation_split(tmp_path):
+    genes, store = genes_and_store(tmp_path)
+    genes["split"] = genes["split"].replace("valid", "train")
+    model = train_sequence_model("kmer_ridge", {"k": [6], "alphas": [1.0, 10.0]}, genes, [store["sequences"]], W)
+    assert model.alpha_selection_ == "leave-one-out (GCV)"
 
 
-def test_cross_individual_averages_two_haplotypes_once_per_unique_window():
-    windows = pd.DataFrame({"gene_id": ["G1"] * 3 + ["G2"], "hap_id": [0, 1, 2, 0],
-                            "window": ["AAAA", "CCCC", "GGGG", "ACGT"]})
-
-    class Counting(GcCpgRegressor):
-        calls = []
-
-        def predict(self, sequences):
-            self.calls.append(list(sequences))
-            return np.array([{"A": 0.0, "C": 1.0, "G": 2.0}.get(s[0], 5.0) if len(set(s)) == 1 else 7.0
-                             for s in sequences])
-
-    model = Counting()
-    hap_map = pd.DataFrame({
-        "gene_id": ["G1"] * 6 + ["G2"] * 6,
-        "individual": ["I1", "I1", "I2", "I2", "I3", "I3"] * 2,
-        "haplotype": [1, 2] * 6,
-        "hap_id": [0, 1, 1, 2, 2, 2, 0, 0, 0, 0, 0, 0],
-    })
-    expression = pd.DataFrame({"gene_id": ["G1", "G2", "G3"], "I1": [1.0, 2.0, 3.0], "I2": [np.nan, 1.0, 1.0],
-                               "I3": [3.0, 3.0, 3.0], "I4": [0.0, 0.0, 0.0]})
-    individuals = pd.DataFrame({"individual": ["I1", "I2", "I3", "I4", "I5"],
-                                "split": ["train", "test", "test", "valid", "none"]})
-    pred = predict_cross_individual(model, windows, hap_map, expression, individuals, ["G1", "G2", "G3"])
-    assert len(model.calls) == 1 and len(model.calls[0]) == 4  # each unique window predicted once
-    assert list(pred.columns) == PREDICTION_COLUMNS
-    got = pred.set_index(["gene_id", "individual"])
-    assert got.loc[("G1", "I1"), "y_pred"] == 0.5
-    assert got.loc[("G1", "I3"), "y_pred"] == 2.0
-    assert got.loc[("G1", "I2"), "status"] == "skipped: NaN target" and np.isnan(got.loc[("G1", "I2"), "y_pred"])
-    assert got.loc[("G1", "I4"), "status"] == "skipped: no haplotypes"  # I4 missing from the map
-    assert got.loc[("G3", "I1"), "status"] == "skipped: no haplotypes"  # G3 has no windows
-    assert got.loc[("G2", "I3"), "split"] == "test" and got.loc[("G2", "I3"), "y_true"] == 3.0
-    assert "I5" not in pred["individual"].values
-    assert set(pred["protocol"]) == {"cross_individual"}
+def test_cross_gene_model_refuses_a_store_without_a_training_gene(tmp_path):
+    genes, store = genes_and_store(tmp_path)
+    genes = pd.concat([genes, genes.iloc[:1].assign(gene_id="ABSENT")], ignore_index=True)
+    with pytest.raises(ValueError, match="gene ABSENT, hap_id 0"):
+        train_sequence_model("gc_cpg", {}, genes, [store["sequences"]], W)
 
 
-def test_cross_individual_with_a_hand_written_haplotype_store():
-    haplotypes = pytest.importorskip("hapexpr.haplotypes", reason="the haplotypes stage (branch haplotypes) is not merged")
-    W_store = 8
-    genes = pd.DataFrame({"gene_id": ["G1", "G2"], "gene_name": ["A", "B"], "biotype": "protein_coding",
-                          "chrom": "chr1", "tss": [100, 500], "strand": ["+", "-"], "split": "train",
-                          "y_cross_gene": [1.0, 2.0]})
-    sequences = pd.DataFrame({
-        "gene_id": ["G1", "G1", "G2"], "hap_id": [0, 1, 0],
-        "sequence": ["AAAACGCGAAAA", "AAAACGCGCGAAAA", "TTTTGGGGTTTT"],
-        "tss_offset": [4, 4, 6],
-    })
-    windows = haplotypes.fixed_windows(sequences, genes, W_store)
-    assert set(windows.columns) >= {"gene_id", "hap_id", "window"}
-    assert (windows["window"].str.len() == W_store).all()
-    hap_map = pd.DataFrame({"gene_id": ["G1", "G1", "G2", "G2"], "individual": ["I1"] * 4,
-                            "haplotype": [1, 2, 1, 2], "hap_id": [0, 1, 0, 0]})
-    model = GcCpgRegressor().fit(["AAAA", "CCGG", "ACGT", "ATAT"], [0.0, 2.0, 1.0, 0.0])
-    expression = pd.DataFrame({"gene_id": ["G1", "G2"], "I1": [1.0, 2.0]})
-    individuals = pd.DataFrame({"individual": ["I1"], "split": ["test"]})
-    pred = predict_cross_individual(model, windows, hap_map, expression, individuals, ["G1", "G2"])
-    by_hap = dict(zip(zip(windows["gene_id"], windows["hap_id"]), model.predict(windows["window"].tolist())))
-    g1 = pred.set_index("gene_id").loc["G1", "y_pred"]
-    assert g1 == pytest.approx((by_hap[("G1", 0)] + by_hap[("G1", 1)]) / 2)
+def test_a_model_asking_for_a_wider_window_than_the_store_is_refused(tmp_path):
+    genes, store = genes_and_store(tmp_path)
+    with pytest.raises(ValueError, match=f"built at {W} bp"):
+        train_sequence_model("gc_cpg", {}, genes, [store["sequences"]], 2 * W)

@@ -28,13 +28,13 @@ def shuffled_target_control(workdir: Path, out: Path) -> pd.DataFrame:
     out.mkdir(parents=True, exist_ok=True)
     genes.to_csv(out / "genes.tsv", sep="\t", index=False)
     hap = workdir / "results/haplotypes"
+    window = config["models"]["gta"].get("window", config["window"]["length"])
     windows, hapmap = gta.load_haplotypes([str(hap / f"{c}.sequences.parquet") for c in CHROMOSOMES],
-                                          [str(hap / f"{c}.map.parquet") for c in CHROMOSOMES], genes,
-                                          config["window"]["length"])
+                                          [str(hap / f"{c}.map.parquet") for c in CHROMOSOMES], genes, window)
     torch.set_num_threads(2)
     args = (str(out / "genes.tsv"), str(workdir / "results/expression/expression.parquet"),
             str(workdir / "results/individuals.tsv"), windows, hapmap, str(workdir / "resources/models/gta_llm"),
-            settings, config["window"]["length"])
+            settings, window)
     gta.train_gta("gta", *args, str(out / "model"), protocols=["cross_gene"])
     return gta.predict_gta("gta", *args, str(out / "model"), protocols=["cross_gene"])
 

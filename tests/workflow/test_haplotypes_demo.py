@@ -8,7 +8,7 @@ import yaml
 
 from conftest import ROOT, require_tool, run_snakemake
 from hapexpr.equivalence import compare_with_bcftools
-from hapexpr.haplotypes import fixed_windows, read_store
+from hapexpr.haplotypes import fixed_windows, read_store, store_window
 
 pytestmark = pytest.mark.slow
 
@@ -17,9 +17,10 @@ def test_demo_haplotypes_equal_bcftools_consensus(demo_run):
     tmp_path = demo_run
     require_tool("bcftools")
     config = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
-    window = config["window"]["length"]
     chrom = config["chromosomes"][0]
     targets = [f"results/haplotypes/{chrom}.{kind}" for kind in ("sequences.parquet", "map.parquet", "counts.tsv")]
+    window = store_window(tmp_path / targets[0])  # the largest window of the enabled models
+    assert window == max(config["window"]["length"], config["models"]["gta"]["window"])
     genes = pd.read_csv(tmp_path / "results" / "genes" / "genes.tsv", sep="\t", dtype={"gene_id": str})
     counts = pd.read_csv(tmp_path / targets[2], sep="\t")
     assert set(counts["gene_id"]) == set(genes.loc[genes["chrom"] == chrom, "gene_id"])

@@ -132,7 +132,8 @@ def test_every_classical_model_predicts_and_is_scored(realdata_run):
     ours = summary[summary["source"] == "this run"]
     for model in ("gc_cpg", "kmer_ridge", "dexter"):
         predictions = pd.read_parquet(workdir / f"results/predictions/{model}.parquet")
-        assert set(predictions["protocol"]) == {"cross_gene", "cross_individual"}, model
+        # no splits.individuals.test_populations here: no cross_population rows
+        assert set(predictions["protocol"]) == {"cross_gene", "cross_individual", "unseen_gene_individual"}, model
         assert ((ours["model"] == model) & (ours["protocol"] == "cross_gene")).any(), model
     net = pd.read_parquet(workdir / "results/predictions/elastic_net.parquet")
     assert set(net["protocol"]) == {"cross_individual"}

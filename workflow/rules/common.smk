@@ -5,6 +5,7 @@ import urllib.parse
 import urllib.request
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 if "simulate" in config and "sources" in config:
@@ -54,7 +55,7 @@ def check_config():
             f"window.length {config['window']['length']} is longer than every chromosome "
             f"(simulate.chrom_length {chrom_length}); shorten window.length."
         )
-    if "sources" in config:
+    if cfg("sources", "vcf", "url"):
         template = cfg("sources", "vcf", "url")
         overrides = cfg("sources", "vcf", "chrom_urls", default={}) or {}
         files = {}
@@ -85,6 +86,16 @@ check_config()
 
 CHROMOSOMES = config["chromosomes"]
 DEMO = "simulate" in config
+# A run without sources.vcf is cross-gene only: reference windows, no individual protocols (config/README.md).
+GENOTYPES = DEMO or bool(config.get("sources", {}).get("vcf"))
+# The protocols of the run's prediction rows (hapexpr.protocols.PROTOCOLS; README "Protocols").
+ALL_PROTOCOLS = ["cross_gene", "cross_individual", "cross_population", "unseen_gene_individual"]
+PROTOCOLS = ALL_PROTOCOLS if GENOTYPES else ["cross_gene"]
+if not GENOTYPES and config.get("models", {}).get("elastic_net", {}).get("enabled"):
+    logger.warning(
+        "models.elastic_net is enabled but the config has no sources.vcf (a cross-gene-only run): "
+        "the elastic net needs genotypes and is left out"
+    )
 
 # File contracts of the download/simulate stage (DESIGN.md): every later stage reads these paths.
 REFERENCE = "resources/reference/genome.fa.gz"
@@ -101,12 +112,15 @@ wildcard_constraints:
 
 
 def get_vcf(wildcards):
+    """The chromosome's VCF and index; none in a cross-gene-only run."""
+    if not GENOTYPES:
+        return {}
     vcf = VCF.format(chrom=wildcards.chrom)
     return {"vcf": vcf, "tbi": f"{vcf}.tbi"}
 
 
 def all_vcfs():
-    return expand(VCF, chrom=CHROMOSOMES)
+    return expand(VCF, chrom=CHROMOSOMES) if GENOTYPES else []
 
 
 def reference_files():
@@ -140,7 +154,7 @@ def final_outputs():
     targets = [
         "results/genes/genes.tsv",
         "results/individuals.tsv",
-        *expand("results/haplotypes/{chrom}.counts.tsv", chrom=CHROMOSOMES),
+        *haplotype_counts(),
     ]
     if prediction_names():
         targets += [
@@ -206,6 +220,9 @@ def vcf_manifest_input():
 PER_CHROMOSOME_MODELS = ["gc_cpg", "kmer_ridge", "elastic_net", "elastic_net_window", "dexter"]
 # The elastic net and its window-restricted control: one rule, one library function (hapexpr.elastic_net).
 ELASTIC_NETS = ["elastic_net", "elastic_net_window"]
+# Models that need genotypes and leave the DAG of a cross-gene-only run; models that read no sequence window.
+GENOTYPE_MODELS = ELASTIC_NETS
+WINDOWLESS_MODELS = [*ELASTIC_NETS, "dna_lm"]
 
 
 def prediction_models():
@@ -214,11 +231,28 @@ def prediction_models():
     for model, props in (cfg("models", default={}) or {}).items():
         if not (props or {}).get("enabled", False):
             continue
+        if model in GENOTYPE_MODELS and not GENOTYPES:
+            continue  # a cross-gene-only run has no genotypes to fit it on (config/README.md)
         names[model] = model
         for variant in props.get("variants", []) or []:
             label = variant.get("name") if isinstance(variant, dict) else variant
             names[f"{model}_{label}"] = model
     return names
+
+
+def model_window(model):
+    """The window (bp around the TSS) a model reads: models.<model>.window, default window.length."""
+    return cfg("models", model, "window", default=config["window"]["length"])
+
+
+def haplotype_window():
+    """The window the haplotype store is built at: the largest window of the enabled models that read one."""
+    windows = [
+        model_window(model)
+        for model, props in (cfg("models", default={}) or {}).items()
+        if (props or {}).get("enabled", False) and model not in WINDOWLESS_MODELS
+    ]
+    return max(windows, default=config["window"]["length"])
 
 
 def prediction_names():
@@ -231,14 +265,13 @@ def model_windows():
     net's cis variants within +-cis_window; elastic_net_window's variants inside its window."""
     windows = {}
     for name, model in prediction_models().items():
-        window = cfg("models", model, "window", default=config["window"]["length"])
         if model == "elastic_net":
             cis = cfg("models", "elastic_net", "cis_window", default=500000)
             windows[name] = f"cis variants within +-{cis} bp"
         elif model == "elastic_net_window":
-            windows[name] = f"variants inside {window} bp"
+            windows[name] = f"variants inside {model_window(model)} bp"
         else:
-            windows[name] = f"{window} bp"
+            windows[name] = f"{model_window(model)} bp"
     return windows
 
 
@@ -256,19 +289,31 @@ def elastic_net_settings(wildcards):
     settings = model_properties("elastic_net")
     settings.pop("window", None)  # the plain elastic net uses +-cis_window, whatever window the section names
     if wildcards.enet == "elastic_net_window":
-        settings["window"] = cfg("models", "elastic_net_window", "window", default=config["window"]["length"])
+        settings["window"] = model_window("elastic_net_window")
     return settings
 
 
-def all_haplotype_sequences():
-    return expand("results/haplotypes/{chrom}.sequences.parquet", chrom=CHROMOSOMES)
+def haplotype_store(chrom):
+    """The files of one chromosome's haplotype store (rule haplotypes), the main (sequences) file first."""
+    return {
+        "sequences": f"results/haplotypes/{chrom}.sequences.parquet",
+        "map": f"results/haplotypes/{chrom}.map.parquet",
+    }
+
+
+def haplotype_stores(part="sequences"):
+    """One file of every chromosome's haplotype store: `sequences` (the main file, read_windows) or `map`."""
+    return [haplotype_store(chrom)[part] for chrom in CHROMOSOMES]
+
+
+def chromosome_store(wildcards):
+    return haplotype_store(wildcards.chrom)
 
 
 def sequence_model_inputs(wildcards):
     """What a sequence model needs to predict one chromosome: its haplotype store, genes, expression, individuals."""
     return {
-        "sequences": f"results/haplotypes/{wildcards.chrom}.sequences.parquet",
-        "map": f"results/haplotypes/{wildcards.chrom}.map.parquet",
+        **haplotype_store(wildcards.chrom),
         "genes": "results/genes/genes.tsv",
         "expression": "results/expression/expression.parquet",
         "individuals": "results/individuals.tsv",
@@ -323,9 +368,9 @@ def gta_targets():
 def gta_protocols(name="gta"):
     """Protocols of `gta`; the ablations use `variant_protocols` (default: the same)."""
     protocols = cfg("models", "gta", "protocols", default=["cross_gene", "cross_individual"])
-    if name == "gta":
-        return protocols
-    return cfg("models", "gta", "variant_protocols", default=None) or protocols
+    if name != "gta":
+        protocols = cfg("models", "gta", "variant_protocols", default=None) or protocols
+    return [p for p in protocols if p in PROTOCOLS]
 
 
 def gta_llm_dir():
@@ -358,8 +403,8 @@ def gta_inputs(wildcards):
         "genes": "results/genes/genes.tsv",
         "expression": "results/expression/expression.parquet",
         "individuals": "results/individuals.tsv",
-        "sequences": expand("results/haplotypes/{chrom}.sequences.parquet", chrom=CHROMOSOMES),
-        "maps": expand("results/haplotypes/{chrom}.map.parquet", chrom=CHROMOSOMES),
+        "sequences": haplotype_stores(),
+        "maps": haplotype_stores("map"),
         "llm": gta_llm_dir(),
         "encoder": gta_encoder_files(),
         "annotation": cfg("models", "gta", "annotation", default=None) or [],
@@ -409,7 +454,7 @@ def training_logs():
     """Training curves of the fine-tuned models, by label: DNABERT-2 and GTA, per protocol."""
     logs = {}
     if cfg("models", "dnabert2", "enabled", default=False):
-        for protocol in cfg("models", "dnabert2", "protocols", default=["cross_gene", "cross_individual"]):
+        for protocol in dnabert2_protocols():
             logs[f"dnabert2 ({protocol})"] = f"results/models/dnabert2/finetuned/{protocol}/training_log.tsv"
     if cfg("models", "gta", "enabled", default=False):
         for protocol in gta_protocols():

@@ -20,6 +20,7 @@ rule individuals:
         populations_format=populations_format(),
         test_fraction=cfg("splits", "individuals", "test_fraction", default=0.2),
         valid_fraction=cfg("splits", "individuals", "valid_fraction", default=0.1),
+        test_populations=cfg("splits", "individuals", "test_populations", default=[]),
         seed=config["seed"],
     script:
         "../scripts/individuals.py"

@@ -21,7 +21,7 @@ rule haplotypes:
         mem_mb=cfg("haplotypes", "mem_mb", default=8000),
         runtime=240,
     params:
-        window=config["window"]["length"],
+        window=haplotype_window(),
         missing=cfg("haplotypes", "missing", default="reference"),
         unphased=cfg("haplotypes", "unphased", default="error"),
         individuals=cfg("haplotypes", "individuals", default="expression"),
@@ -33,8 +33,7 @@ rule haplotypes:
 
 rule export_fasta:
     input:
-        sequences="results/haplotypes/{chrom}.sequences.parquet",
-        map="results/haplotypes/{chrom}.map.parquet",
+        unpack(chromosome_store),
     output:
         "results/haplotypes/fasta/{chrom}/{gene}.fa",
     log:

@@ -2,10 +2,10 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import pandas as pd
 
 from hapexpr import setup_logging
 from hapexpr.dnabert2_train import frozen_predictions
+from hapexpr.genes import read_genes, read_individuals
 from hapexpr.io import read_parquet, write_parquet, write_tsv
 
 setup_logging()
@@ -13,9 +13,9 @@ predictions, ridge = frozen_predictions(
     snakemake.params.protocols,
     list(snakemake.input.embeddings),
     list(snakemake.input.maps),
-    pd.read_csv(snakemake.input.genes, sep="\t"),
+    read_genes(snakemake.input.genes),
     read_parquet(snakemake.input.expression),
-    pd.read_csv(snakemake.input.individuals, sep="\t"),
+    read_individuals(snakemake.input.individuals),
     snakemake.params.alphas,
 )
 write_tsv(ridge, snakemake.output.ridge)

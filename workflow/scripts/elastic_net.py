@@ -2,10 +2,10 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import pandas as pd
 
 from hapexpr import setup_logging
 from hapexpr.elastic_net import ElasticNetConfig, run_chromosome
+from hapexpr.genes import read_genes, read_individuals
 from hapexpr.io import read_parquet, write_parquet, write_tsv
 
 setup_logging()
@@ -13,9 +13,9 @@ p = snakemake.params
 predictions, weights, genes = run_chromosome(
     snakemake.input.vcf,
     snakemake.wildcards.chrom,
-    pd.read_csv(snakemake.input.genes, sep="\t"),
+    read_genes(snakemake.input.genes),
     read_parquet(snakemake.input.expression),
-    pd.read_csv(snakemake.input.individuals, sep="\t"),
+    read_individuals(snakemake.input.individuals),
     ElasticNetConfig(**p.properties, seed=p.seed),
 )
 write_parquet(predictions, snakemake.output.predictions)

@@ -2,10 +2,9 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import pandas as pd
 
 from hapexpr import setup_logging
-from hapexpr.genes import make_genes
+from hapexpr.genes import make_genes, read_individuals
 from hapexpr.io import write_parquet, write_tsv
 
 setup_logging()
@@ -15,7 +14,7 @@ genes, expression, dropped = make_genes(
     snakemake.input.fai,
     snakemake.input.expression,
     p.expression_format,
-    pd.read_csv(snakemake.input.individuals, sep="\t"),
+    read_individuals(snakemake.input.individuals),
     p.chromosomes,
     p.biotypes,
     p.transform,

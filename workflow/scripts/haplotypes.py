@@ -8,7 +8,7 @@ from hapexpr.haplotypes import build_chromosome
 setup_logging()
 p = snakemake.params
 build_chromosome(
-    snakemake.input.vcf,
+    snakemake.input.get("vcf"),
     snakemake.input.fasta,
     snakemake.input.genes,
     snakemake.input.individuals,

@@ -17,5 +17,6 @@ table = make_individuals(
     p.test_fraction,
     p.valid_fraction,
     p.seed,
+    p.test_populations,
 )
 write_tsv(table, snakemake.output[0])

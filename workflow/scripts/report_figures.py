@@ -5,6 +5,7 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 import pandas as pd
 
 from hapexpr import setup_logging
+from hapexpr.genes import read_genes, read_individuals
 from hapexpr.io import read_parquet
 from hapexpr.report import (
     per_gene_page,
@@ -21,8 +22,8 @@ predictions = {n: read_parquet(p) for n, p in zip(names, inp.predictions)}
 per_gene = {n: pd.read_csv(p, sep="\t") for n, p in zip(names, inp.per_gene)}
 per_gene = {n: d[(d["protocol"] == "cross_individual") & (d["split"] == "test")] for n, d in per_gene.items()}
 per_gene = {n: d for n, d in per_gene.items() if len(d)}
-genes = pd.read_csv(inp.genes, sep="\t")
-individuals = pd.read_csv(inp.individuals, sep="\t", keep_default_na=False)
+genes = read_genes(inp.genes)
+individuals = read_individuals(inp.individuals)
 counts = pd.concat([pd.read_csv(p, sep="\t") for p in inp.counts], ignore_index=True)
 
 plot_predicted_vs_observed(predictions, out.cross_gene)

@@ -7,14 +7,15 @@ import json
 import pandas as pd
 
 from hapexpr import setup_logging
+from hapexpr.genes import read_genes, read_individuals
 from hapexpr.io import atomic_path
 from hapexpr.report import overview, overview_page, write_html
 
 setup_logging()
 facts = overview(
-    pd.read_csv(snakemake.input.genes, sep="\t"),
+    read_genes(snakemake.input.genes),
     pd.read_csv(snakemake.input.dropped, sep="\t"),
-    pd.read_csv(snakemake.input.individuals, sep="\t", keep_default_na=False),
+    read_individuals(snakemake.input.individuals),
 )
 write_html(overview_page(facts), snakemake.output.html)
 with atomic_path(snakemake.output.json) as tmp:

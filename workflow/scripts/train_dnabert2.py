@@ -4,11 +4,11 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 from pathlib import Path
 
-import pandas as pd
 import torch
 
 from hapexpr import setup_logging
 from hapexpr.dnabert2_train import FinetuneSettings, train_dnabert2
+from hapexpr.genes import read_genes, read_individuals
 from hapexpr.io import read_parquet, write_parquet, write_tsv
 
 setup_logging()
@@ -18,9 +18,9 @@ predictions, history = train_dnabert2(
     snakemake.wildcards.protocol,
     list(snakemake.input.tokens),
     list(snakemake.input.maps),
-    pd.read_csv(snakemake.input.genes, sep="\t"),
+    read_genes(snakemake.input.genes),
     read_parquet(snakemake.input.expression),
-    pd.read_csv(snakemake.input.individuals, sep="\t"),
+    read_individuals(snakemake.input.individuals),
     p.model_dir,
     FinetuneSettings(**p.settings),
     str(Path(snakemake.output.weights).parent),

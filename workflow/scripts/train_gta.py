@@ -2,17 +2,17 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
-import pandas as pd
 import torch
 
 from hapexpr import setup_logging
+from hapexpr.genes import read_genes
 from hapexpr.gta import GTASettings, load_haplotypes, train_gta
 
 setup_logging()
 torch.set_num_threads(snakemake.threads)
 inp, p = snakemake.input, snakemake.params
 settings = GTASettings.from_config(p.settings, p.seed)
-genes = pd.read_csv(inp.genes, sep="\t", dtype={"gene_id": str, "chrom": str})
+genes = read_genes(inp.genes)
 windows, hapmap = load_haplotypes(inp.sequences, inp.maps, genes, p.window)
 train_gta(snakemake.wildcards.name, inp.genes, inp.expression, inp.individuals, windows, hapmap, inp.llm, settings,
           p.window, p.outdir, inp.annotation or None, [snakemake.wildcards.protocol])

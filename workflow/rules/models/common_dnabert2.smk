@@ -48,7 +48,8 @@ def dnabert2_model_files(wildcards=None):
 
 
 def dnabert2_protocols():
-    return dnabert2_cfg("protocols", default=DNABERT2_PROTOCOLS)
+    """The protocols DNABERT-2 trains a model for (cross_gene only in a cross-gene-only run)."""
+    return [p for p in dnabert2_cfg("protocols", default=DNABERT2_PROTOCOLS) if p in PROTOCOLS]
 
 
 def dnabert2_tokens():
@@ -56,7 +57,7 @@ def dnabert2_tokens():
 
 
 def haplotype_maps():
-    return expand("results/haplotypes/{chrom}.map.parquet", chrom=CHROMOSOMES)
+    return haplotype_stores("map")
 
 
 def dnabert2_settings():

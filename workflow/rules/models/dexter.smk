@@ -5,7 +5,7 @@
 rule train_dexter:
     input:
         genes="results/genes/genes.tsv",
-        sequences=expand("results/haplotypes/{chrom}.sequences.parquet", chrom=CHROMOSOMES),
+        sequences=haplotype_stores(),
     output:
         weights="results/models/dexter/model.safetensors",
         config="results/models/dexter/config.json",
@@ -22,15 +22,14 @@ rule train_dexter:
         runtime=120,
     params:
         model=dexter_params(),
-        window=config["window"]["length"],
+        window=model_window("dexter"),
     script:
         "../../scripts/train_dexter.py"
 
 
 rule predict_dexter:
     input:
-        sequences="results/haplotypes/{chrom}.sequences.parquet",
-        map="results/haplotypes/{chrom}.map.parquet",
+        unpack(chromosome_store),
         genes="results/genes/genes.tsv",
         expression="results/expression/expression.parquet",
         individuals="results/individuals.tsv",
@@ -49,6 +48,7 @@ rule predict_dexter:
         mem_mb=8000,
         runtime=60,
     params:
-        window=config["window"]["length"],
+        window=model_window("dexter"),
+        protocols=PROTOCOLS,
     script:
         "../../scripts/predict_dexter.py"

@@ -55,7 +55,7 @@ rule pretrain_dna_lm:
 
 rule dnabert2_tokens:
     input:
-        sequences="results/haplotypes/{chrom}.sequences.parquet",
+        sequences=lambda wildcards: haplotype_store(wildcards.chrom)["sequences"],
         genes="results/genes/genes.tsv",
         model=dnabert2_model_files,
     output:
@@ -72,7 +72,7 @@ rule dnabert2_tokens:
         runtime=60,
     params:
         model_dir=dnabert2_model_dir(),
-        window=config["window"]["length"],
+        window=model_window("dnabert2"),
         max_tokens=dnabert2_cfg("max_tokens", default=512),
         too_long=dnabert2_cfg("too_long", default="split"),
     script:

@@ -5,7 +5,7 @@
 rule train_gc_cpg:
     input:
         genes="results/genes/genes.tsv",
-        sequences=all_haplotype_sequences(),
+        sequences=haplotype_stores(),
     output:
         weights="results/models/gc_cpg/model.safetensors",
         config="results/models/gc_cpg/config.json",
@@ -22,7 +22,7 @@ rule train_gc_cpg:
     params:
         model="gc_cpg",
         properties=model_properties("gc_cpg"),
-        window=config["window"]["length"],
+        window=model_window("gc_cpg"),
     script:
         "../../scripts/train_sequence_model.py"
 
@@ -45,6 +45,7 @@ rule predict_gc_cpg:
         runtime=60,
     params:
         model="gc_cpg",
-        window=config["window"]["length"],
+        window=model_window("gc_cpg"),
+        protocols=PROTOCOLS,
     script:
         "../../scripts/predict_sequence_model.py"

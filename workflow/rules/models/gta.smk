@@ -43,7 +43,7 @@ rule train_gta:
         gpu=1,
     params:
         settings=gta_settings(),
-        window=config["window"]["length"],
+        window=model_window("gta"),
         seed=config["seed"],
         outdir=lambda wildcards, output: gta_model_dir(output.weights),
     script:
@@ -72,7 +72,7 @@ rule predict_gta:
     params:
         settings=gta_settings(),
         protocols=lambda wildcards: gta_protocols(wildcards.name),
-        window=config["window"]["length"],
+        window=model_window("gta"),
         seed=config["seed"],
         model_dir=lambda wildcards, input: gta_model_dir(input.weights[0]),
     script:
@@ -105,7 +105,7 @@ rule interpret_gta:
         gpu=1,
     params:
         settings=gta_settings(),
-        window=config["window"]["length"],
+        window=model_window("gta"),
         seed=config["seed"],
         bin_bp=cfg("models", "gta", "attribution_bin_bp", default=None),
         model_dir=lambda wildcards, input: gta_model_dir(input.weights),

@@ -5,7 +5,7 @@
 rule train_kmer_ridge:
     input:
         genes="results/genes/genes.tsv",
-        sequences=all_haplotype_sequences(),
+        sequences=haplotype_stores(),
     output:
         weights="results/models/kmer_ridge/model.safetensors",
         config="results/models/kmer_ridge/config.json",
@@ -22,7 +22,7 @@ rule train_kmer_ridge:
     params:
         model="kmer_ridge",
         properties=model_properties("kmer_ridge"),
-        window=config["window"]["length"],
+        window=model_window("kmer_ridge"),
     script:
         "../../scripts/train_sequence_model.py"
 
@@ -45,6 +45,7 @@ rule predict_kmer_ridge:
         runtime=60,
     params:
         model="kmer_ridge",
-        window=config["window"]["length"],
+        window=model_window("kmer_ridge"),
+        protocols=PROTOCOLS,
     script:
         "../../scripts/predict_sequence_model.py"

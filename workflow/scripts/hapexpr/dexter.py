@@ -49,8 +49,7 @@ from sklearn.linear_model import LassoCV, LassoLarsCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from hapexpr.evaluate import PREDICTION_COLUMNS
-from hapexpr.io import read_parquet
+from hapexpr.protocols import predict_store, window_examples
 
 log = logging.getLogger(__name__)
 
@@ -539,67 +538,18 @@ def domains_table(model: DExTER) -> pd.DataFrame:
     return model.domains_.sort_values(["correlation", "kmer"], ascending=[False, True]).reset_index(drop=True)
 
 
-def train_dexter(params: dict, genes: pd.DataFrame, sequence_paths: Sequence[str], window: int) -> DExTER:
+def train_dexter(params: dict, genes: pd.DataFrame, store_paths: Sequence[str], window: int) -> DExTER:
     """The train rule: DExTER fitted on the reference windows (hap_id 0) of the `train` genes, target y_cross_gene."""
-    from hapexpr.haplotypes import fixed_windows
-
-    train = genes[(genes["split"] == "train") & np.isfinite(genes["y_cross_gene"].astype(float))]
-    dropped = int((genes["split"] == "train").sum()) - len(train)
-    if dropped:
-        log.warning("%d training genes without a finite y_cross_gene are left out", dropped)
-    parts = []
-    for path in sequence_paths:
-        seqs = read_parquet(path, filters=[("hap_id", "==", 0)])
-        seqs = seqs[seqs["gene_id"].isin(train["gene_id"])]
-        if len(seqs):
-            parts.append(fixed_windows(seqs, genes, window))
-    windows = pd.concat(parts, ignore_index=True).set_index("gene_id")["window"] if parts else pd.Series(dtype=str)
-    missing = sorted(set(train["gene_id"]) - set(windows.index))
-    if missing:
-        raise ValueError(f"{len(missing)} training genes have no reference window (hap_id 0) in "
-                         f"results/haplotypes, e.g. {missing[:5]}; rebuild the haplotypes stage")
+    train = window_examples("cross_gene", "train", genes, store_paths, window)
     log.info("DExTER: training on %d genes, windows of %d bp", len(train), window)
     model = DExTER(**params)
-    return model.fit(windows.loc[train["gene_id"]].tolist(), train["y_cross_gene"].to_numpy(float))
+    return model.fit(train["window"].tolist(), train["y"].to_numpy(float))
 
 
-def predict_chromosome(model: DExTER, genes: pd.DataFrame, sequences_path: str, map_path: str,
-                       expression: pd.DataFrame, individuals: pd.DataFrame, window: int,
+def predict_chromosome(model: DExTER, protocols: Sequence[str], genes: pd.DataFrame, store_path: str,
+                       map_path: str, expression: pd.DataFrame, individuals: pd.DataFrame, window: int,
                        batch_genes: int = 200) -> pd.DataFrame:
-    """cross_gene rows (reference window of each gene) and cross_individual rows (mean of an individual's two
-    haplotype predictions, each unique haplotype window predicted once) for the genes of one chromosome."""
-    from hapexpr.haplotypes import fixed_windows
-
-    sequences = read_parquet(sequences_path)
-    sequences = sequences[sequences["gene_id"].isin(genes["gene_id"])]
-    if sequences.empty:
-        log.warning("%s: no genes of the gene table", sequences_path)
-        return pd.DataFrame(columns=PREDICTION_COLUMNS)
-    preds = []
-    ids = sequences["gene_id"].unique()
-    for lo in range(0, len(ids), batch_genes):
-        part = sequences[sequences["gene_id"].isin(ids[lo : lo + batch_genes])]
-        win = fixed_windows(part, genes, window)
-        preds.append(win[["gene_id", "hap_id"]].assign(y_hap=model.predict(win["window"].tolist())))
-    hap_pred = pd.concat(preds, ignore_index=True)
-    ref = genes.merge(hap_pred[hap_pred["hap_id"] == 0], on="gene_id", how="inner")
-    y_true = ref["y_cross_gene"].to_numpy(float)
-    status = np.where(np.isfinite(y_true), "ok", "skipped: NaN target")
-    cross_gene = pd.DataFrame({"gene_id": ref["gene_id"], "individual": "reference", "protocol": "cross_gene",
-                               "y_true": y_true, "y_pred": np.where(status == "ok", ref["y_hap"], np.nan),
-                               "split": ref["split"], "status": status})
-    hap_map = read_parquet(map_path, columns=["gene_id", "individual", "haplotype", "hap_id"])
-    per_hap = hap_map.merge(hap_pred, on=["gene_id", "hap_id"], how="inner")
-    diploid = per_hap.groupby(["gene_id", "individual"])["y_hap"].agg(["mean", "size"])
-    if (diploid["size"] != 2).any():
-        raise ValueError(f"{map_path}: individuals without exactly two haplotypes, e.g. "
-                         f"{diploid[diploid['size'] != 2].index[:3].tolist()}; rebuild the haplotypes stage")
-    people = individuals.loc[individuals["split"].isin(["train", "valid", "test"]), ["individual", "split"]]
-    long = expression[expression["gene_id"].isin(ids)].melt(id_vars="gene_id", var_name="individual",
-                                                            value_name="y_true").merge(people, on="individual")
-    out = long.merge(diploid["mean"].rename("y_pred").reset_index(), on=["gene_id", "individual"], how="left")
-    out["status"] = np.where(out["y_pred"].isna(), "skipped: no haplotypes",
-                             np.where(out["y_true"].isna(), "skipped: NaN target", "ok"))
-    out.loc[out["status"] != "ok", "y_pred"] = np.nan
-    out["protocol"] = "cross_individual"
-    return pd.concat([cross_gene, out[PREDICTION_COLUMNS]], ignore_index=True)[PREDICTION_COLUMNS]
+    """The rows of every protocol for the genes of one chromosome, from the one cross-gene model (each needed
+    unique haplotype window predicted once, `batch_genes` genes at a time)."""
+    return predict_store(model.predict, protocols, genes, store_path, map_path, window, expression, individuals,
+                         batch_genes)

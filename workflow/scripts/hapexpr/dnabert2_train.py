@@ -1,15 +1,7 @@
 """DNABERT-2 training and prediction: masked-LM pretraining, fine-tuning with exact resume, frozen embeddings + ridge.
 
-Training examples are UNIQUE haplotypes (a window sequence is never encoded twice):
-
-* cross_gene: the reference window (hap_id 0) of every training gene, target `y_cross_gene`.
-* cross_individual: every unique haplotype (gene_id, hap_id) carried by a training individual. Its target is the mean
-  expression over its carrier COPIES (an individual homozygous for it counts twice) and its loss weight is that
-  number of copies. Weighted MSE over unique haplotypes then equals, term for term, the MSE of the naive scheme with
-  one example per (individual, haplotype 1|2) whose target is the individual's expression, at the cost of one
-  encoding per unique sequence instead of one per copy.
-
-Predictions: one forward pass per unique haplotype; an individual's prediction is the mean of its two haplotypes'.
+Training examples and prediction rows come from hapexpr.protocols (unique haplotypes with their weights; an
+individual's prediction is the mean of its two haplotypes'); a window sequence is never encoded twice.
 """
 
 from __future__ import annotations
@@ -31,7 +23,9 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from hapexpr.evaluate import PREDICTION_COLUMNS
+from hapexpr import protocols
+from hapexpr.haplotypes import read_map, read_windows
+from hapexpr.protocols import attach
 from hapexpr.io import read_parquet
 from hapexpr.dnabert2 import (
     DNABERT2Config,
@@ -243,31 +237,11 @@ class Examples:
         return len(self.y)
 
 
-def _token_lookup(tokens: pd.DataFrame) -> pd.Series:
-    return pd.Series(tokens["input_ids"].to_numpy(), index=pd.MultiIndex.from_frame(tokens[["gene_id", "hap_id"]]))
-
-
-def cross_gene_examples(tokens: pd.DataFrame, genes: pd.DataFrame, split: str) -> Examples:
-    """The reference window (hap_id 0) of every gene of `split` with a cross-gene target."""
-    g = genes[(genes["split"] == split) & genes["y_cross_gene"].notna()]
-    ref = tokens[tokens["hap_id"] == 0].merge(g[["gene_id", "y_cross_gene"]], on="gene_id")
-    return Examples(ref[["gene_id", "hap_id"]].reset_index(drop=True), list(ref["input_ids"]),
-                    ref["y_cross_gene"].to_numpy(np.float64), np.ones(len(ref)))
-
-
-def expression_long(expression: pd.DataFrame) -> pd.DataFrame:
-    """gene_id, individual, y from the wide expression table (gene_id + one column per individual)."""
-    return expression.melt(id_vars="gene_id", var_name="individual", value_name="y").dropna(subset=["y"])
-
-
-def cross_individual_examples(tokens: pd.DataFrame, maps: pd.DataFrame, expr_long: pd.DataFrame,
-                              individuals: list[str]) -> Examples:
-    """Unique haplotypes carried by `individuals`: target = mean over carrier copies, weight = number of copies."""
-    m = maps[maps["individual"].isin(individuals)].merge(expr_long, on=["gene_id", "individual"])
-    agg = m.groupby(["gene_id", "hap_id"], sort=True)["y"].agg(["mean", "size"]).reset_index()
-    agg = agg.merge(tokens[["gene_id", "hap_id", "input_ids"]], on=["gene_id", "hap_id"], how="inner")
-    return Examples(agg[["gene_id", "hap_id"]], list(agg["input_ids"]), agg["mean"].to_numpy(np.float64),
-                    agg["size"].to_numpy(np.float64))
+def _examples(keys: pd.DataFrame, tokens: pd.DataFrame) -> Examples:
+    """Examples of the contract's (gene_id, hap_id, y, weight) keys with their token lists (or embeddings)."""
+    keys = attach(keys, tokens[["gene_id", "hap_id", "input_ids"]], "DNABERT-2 tokens")
+    return Examples(keys[["gene_id", "hap_id"]].reset_index(drop=True), list(keys["input_ids"]),
+                    keys["y"].to_numpy(np.float64), keys["weight"].to_numpy(np.float64))
 
 
 def subsample(ex: Examples, n: int | None, seed: int) -> Examples:
@@ -550,49 +524,17 @@ def embed(encoder: torch.nn.Module, token_lists: list, max_tokens: int, pooling:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def hap_predictions(keys: pd.DataFrame, values: np.ndarray) -> pd.Series:
-    return pd.Series(values, index=pd.MultiIndex.from_frame(keys[["gene_id", "hap_id"]]), name="f")
+def hap_predictions(keys: pd.DataFrame, values: np.ndarray) -> pd.DataFrame:
+    """gene_id, hap_id, y_pred: one prediction per unique haplotype (hapexpr.protocols turns them into rows)."""
+    return pd.DataFrame({"gene_id": keys["gene_id"].to_numpy(), "hap_id": keys["hap_id"].to_numpy(),
+                         "y_pred": np.asarray(values, dtype=np.float64)})
 
 
-def cross_gene_predictions(genes: pd.DataFrame, f: pd.Series) -> pd.DataFrame:
-    """One row per gene: the prediction for its reference window."""
-    ref = f.xs(0, level="hap_id") if len(f) else pd.Series(dtype=float)
-    out = genes[["gene_id", "split", "y_cross_gene"]].rename(columns={"y_cross_gene": "y_true"}).copy()
-    out["y_pred"] = out["gene_id"].map(ref)
-    out["status"] = "ok"
-    out.loc[out["y_pred"].isna(), "status"] = "skipped: no haplotypes"
-    out.loc[out["y_true"].isna(), "status"] = "skipped: no target"
-    out.loc[out["status"] != "ok", "y_pred"] = np.nan
-    out["individual"] = "reference"
-    out["protocol"] = "cross_gene"
-    return out[PREDICTION_COLUMNS].reset_index(drop=True)
-
-
-def cross_individual_predictions(genes: pd.DataFrame, maps: pd.DataFrame, expr_long: pd.DataFrame,
-                                 individuals: pd.DataFrame, f: pd.Series) -> pd.DataFrame:
-    """One row per (gene, individual with a split): the mean of the predictions of its two haplotypes."""
-    ind = individuals[individuals["split"].isin(["train", "valid", "test"])][["individual", "split"]]
-    rows = expr_long[expr_long["gene_id"].isin(genes["gene_id"])].merge(ind, on="individual")
-    m = maps.merge(f.rename("f").reset_index(), on=["gene_id", "hap_id"], how="left")
-    per_ind = m.groupby(["gene_id", "individual"])["f"].agg(["mean", "count", "size"]).reset_index()
-    rows = rows.merge(per_ind, on=["gene_id", "individual"], how="left")
-    rows["y_pred"] = np.where(rows["count"] == 2, rows["mean"], np.nan)
-    rows["status"] = np.where(rows["y_pred"].notna(), "ok", "skipped: no haplotypes")
-    sd = rows.groupby("gene_id")["y"].transform(lambda v: v.std(ddof=0))
-    constant = sd.fillna(0) == 0
-    rows.loc[constant, "status"] = "skipped: constant expression"
-    rows.loc[rows["status"] != "ok", "y_pred"] = np.nan
-    rows = rows.rename(columns={"y": "y_true"})
-    rows["protocol"] = "cross_individual"
-    return rows[PREDICTION_COLUMNS].sort_values(["gene_id", "individual"]).reset_index(drop=True)
-
-
-def needed_haplotypes(maps: pd.DataFrame, individuals: pd.DataFrame, tokens: pd.DataFrame) -> pd.DataFrame:
-    """The token rows to encode: reference windows plus the haplotypes of individuals with a split, each once."""
-    ind = individuals.loc[individuals["split"].isin(["train", "valid", "test"]), "individual"]
-    keys = pd.concat([maps.loc[maps["individual"].isin(ind), ["gene_id", "hap_id"]],
-                      tokens.loc[tokens["hap_id"] == 0, ["gene_id", "hap_id"]]]).drop_duplicates()
-    return tokens.merge(keys, on=["gene_id", "hap_id"])
+def needed_haplotypes(protocol: str, maps: pd.DataFrame, individuals: pd.DataFrame, tokens: pd.DataFrame,
+                      genes: pd.DataFrame) -> pd.DataFrame:
+    """The token rows to encode for the rows of a trained protocol (hapexpr.protocols.needed_haplotypes), each once."""
+    keys = protocols.needed_haplotypes(protocols.row_protocols(protocol), genes, individuals, maps)
+    return attach(keys, tokens, "DNABERT-2 tokens")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -629,16 +571,11 @@ def load_model_for_finetuning(model_dir: str, pooling: str, trust_remote_code: b
     return model
 
 
-def tokenize_store(sequences: pd.DataFrame, genes: pd.DataFrame, length: int, tokenizer: DNATokenizer,
-                   max_tokens: int, too_long: str = "split", chrom: str = "",
-                   windows_fn: Callable | None = None) -> pd.DataFrame:
-    """Tokens of every unique haplotype of a chromosome's store (results/haplotypes/{chrom}.sequences.parquet).
-
-    The fixed-length, TSS-anchored, strand-oriented view comes from `hapexpr.haplotypes.fixed_windows`.
-    """
-    if windows_fn is None:
-        from hapexpr.haplotypes import fixed_windows as windows_fn
-    windows = windows_fn(sequences, genes, length)
+def tokenize_store(store_path: str, genes: pd.DataFrame, length: int, tokenizer: DNATokenizer, max_tokens: int,
+                   too_long: str = "split", chrom: str = "") -> pd.DataFrame:
+    """Tokens of every unique haplotype of a chromosome's store, from its `length`-bp windows
+    (hapexpr.haplotypes.read_windows: TSS-anchored, strand-oriented, cropped around the TSS)."""
+    windows = read_windows([store_path], genes, length)
     return tokenize_windows(windows, tokenizer, max_tokens, too_long, chrom)
 
 
@@ -649,32 +586,20 @@ def tokenize_store(sequences: pd.DataFrame, genes: pd.DataFrame, length: int, to
 
 def read_store_tables(token_paths: list[str], map_paths: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Tokens and haplotype maps of every chromosome, concatenated."""
-    tokens = pd.concat([read_parquet(p) for p in token_paths], ignore_index=True)
-    maps = pd.concat([read_parquet(p, columns=["gene_id", "individual", "haplotype", "hap_id"])
-                      for p in map_paths], ignore_index=True)
-    return tokens, maps
+    return pd.concat([read_parquet(p) for p in token_paths], ignore_index=True), read_map(map_paths)
 
 
 def protocol_examples(protocol: str, tokens: pd.DataFrame, maps: pd.DataFrame, genes: pd.DataFrame,
-                      expr_long: pd.DataFrame, individuals: pd.DataFrame) -> tuple[Examples, Examples]:
-    """Training and validation examples of a protocol (unique haplotypes; see the module docstring)."""
-    if protocol == "cross_gene":
-        return cross_gene_examples(tokens, genes, "train"), cross_gene_examples(tokens, genes, "valid")
-    if protocol == "cross_individual":
-        def of(split):
-            return individuals.loc[individuals["split"] == split, "individual"].tolist()
-
-        e = expr_long[expr_long["gene_id"].isin(genes["gene_id"])]
-        return (cross_individual_examples(tokens, maps, e, of("train")),
-                cross_individual_examples(tokens, maps, e, of("valid")))
-    raise ValueError(f"protocol {protocol!r}: expected cross_gene or cross_individual")
+                      expression: pd.DataFrame, individuals: pd.DataFrame) -> tuple[Examples, Examples]:
+    """Training and validation examples of a protocol (hapexpr.protocols.examples: unique haplotypes, weights)."""
+    return tuple(_examples(protocols.examples(protocol, split, genes, expression, individuals, maps), tokens)
+                 for split in ("train", "valid"))
 
 
-def protocol_predictions(protocol: str, genes: pd.DataFrame, maps: pd.DataFrame, expr_long: pd.DataFrame,
-                         individuals: pd.DataFrame, f: pd.Series) -> pd.DataFrame:
-    if protocol == "cross_gene":
-        return cross_gene_predictions(genes, f)
-    return cross_individual_predictions(genes, maps, expr_long, individuals, f)
+def protocol_predictions(protocol: str, genes: pd.DataFrame, maps: pd.DataFrame, expression: pd.DataFrame,
+                         individuals: pd.DataFrame, f: pd.DataFrame) -> pd.DataFrame:
+    """The rows of every protocol the model trained on `protocol` answers (hapexpr.protocols.row_protocols)."""
+    return protocols.prediction_rows(protocols.row_protocols(protocol), f, genes, expression, individuals, maps)
 
 
 def train_dnabert2(protocol: str, token_paths: list[str], map_paths: list[str], genes: pd.DataFrame,
@@ -687,8 +612,7 @@ def train_dnabert2(protocol: str, token_paths: list[str], map_paths: list[str], 
     Returns (predictions in the contract format, training log).
     """
     tokens, maps = read_store_tables(token_paths, map_paths)
-    expr_long = expression_long(expression)
-    train, valid = protocol_examples(protocol, tokens, maps, genes, expr_long, individuals)
+    train, valid = protocol_examples(protocol, tokens, maps, genes, expression, individuals)
     n_valid = len(valid)
     valid = subsample(valid, s.valid_max, s.seed)
     log.info("%s: %d training and %d validation unique haplotypes (%d scored at each evaluation; weights sum %.0f)",
@@ -698,13 +622,10 @@ def train_dnabert2(protocol: str, token_paths: list[str], map_paths: list[str], 
     model = load_model_for_finetuning(model_dir, s.pooling, trust_remote_code)
     model, history = finetune(model, train, valid, s, checkpoint_dir, pretrained=f"{model_dir}|{control}")
     model.save_pretrained(out_dir)  # with trust_remote_code the encoder tensors keep the remote code's names
-    if protocol == "cross_individual":
-        need = needed_haplotypes(maps, individuals, tokens)
-    else:
-        need = tokens[tokens["hap_id"] == 0]
+    need = needed_haplotypes(protocol, maps, individuals, tokens, genes)
     log.info("predicting %d unique haplotypes", len(need))
     f = hap_predictions(need, predict(model, list(need["input_ids"]), s))
-    return protocol_predictions(protocol, genes, maps, expr_long, individuals, f), history
+    return protocol_predictions(protocol, genes, maps, expression, individuals, f), history
 
 
 def embed_store(token_path: str, model_dir: str, pooling: str, max_tokens: int, batch_size: int,
@@ -720,22 +641,20 @@ def embed_store(token_path: str, model_dir: str, pooling: str, max_tokens: int, 
     return out
 
 
-def frozen_predictions(protocols: list[str], embedding_paths: list[str], map_paths: list[str],
+def frozen_predictions(trained: list[str], embedding_paths: list[str], map_paths: list[str],
                        genes: pd.DataFrame, expression: pd.DataFrame, individuals: pd.DataFrame,
                        alphas: list[float]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Ridge on cached frozen embeddings, per protocol, with the same unique-haplotype examples as fine-tuning."""
     emb = pd.concat([read_parquet(p) for p in embedding_paths], ignore_index=True)
     cols = [c for c in emb.columns if c.startswith("e")]
     emb["input_ids"] = list(emb[cols].to_numpy(np.float32))  # examples carry the embedding in place of tokens
-    maps = pd.concat([read_parquet(p, columns=["gene_id", "individual", "haplotype", "hap_id"])
-                      for p in map_paths], ignore_index=True)
-    expr_long = expression_long(expression)
+    maps = read_map(map_paths)
     preds, chosen = [], []
-    for protocol in protocols:
-        train, valid = protocol_examples(protocol, emb, maps, genes, expr_long, individuals)
+    for protocol in trained:
+        train, valid = protocol_examples(protocol, emb, maps, genes, expression, individuals)
         X, Xv = np.stack(train.tokens), (np.stack(valid.tokens) if len(valid) else None)
         pipe, alpha = fit_ridge(X, train.y, train.w, Xv, valid.y, valid.w, alphas)
         f = hap_predictions(emb, pipe.predict(emb[cols].to_numpy(np.float32)))
-        preds.append(protocol_predictions(protocol, genes, maps, expr_long, individuals, f))
+        preds.append(protocol_predictions(protocol, genes, maps, expression, individuals, f))
         chosen.append({"protocol": protocol, "alpha": alpha, "n_train": len(train), "n_valid": len(valid)})
     return pd.concat(preds, ignore_index=True), pd.DataFrame(chosen)

@@ -25,8 +25,17 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import enet_path
 
-from hapexpr.evaluate import PREDICTION_COLUMNS
 from hapexpr.haplotypes import window_bounds
+from hapexpr.protocols import (
+    CONSTANT_EXPRESSION,
+    INDIVIDUAL_SPLITS,
+    NO_CIS_VARIANTS,
+    NO_TARGET,
+    OK,
+    TOO_FEW_INDIVIDUALS,
+    empty_predictions,
+    individual_rows,
+)
 from hapexpr.reference import harmonise_chrom
 
 log = logging.getLogger(__name__)
@@ -35,6 +44,9 @@ WEIGHT_COLUMNS = ["gene_id", "variant_id", "chrom", "pos", "ref", "alt", "weight
 GENE_COLUMNS = ["gene_id", "n_train", "n_cis_variants", "n_selected", "lambda", "lambda_index", "cv_mse",
                 "cv_r2", "status"]
 _SYMBOLIC = ("<", "*", "[", "]", ".")
+#: The elastic net predicts only genes it was trained on: no rows for unseen genes (cross_gene,
+#: unseen_gene_individual).
+PROTOCOLS = ("cross_individual", "cross_population")
 
 
 @dataclass
@@ -238,9 +250,9 @@ def fit_gene(x: np.ndarray, y: np.ndarray, folds: np.ndarray, config: ElasticNet
                    float(1 - cv_mse[best] / y.var()))
 
 
-def _skip(gene_id: str, reason: str, n_train: int, n_cis: int) -> dict:
+def _skip(gene_id: str, status: str, n_train: int, n_cis: int) -> dict:
     return {"gene_id": gene_id, "n_train": n_train, "n_cis_variants": n_cis, "n_selected": 0, "lambda": np.nan,
-            "lambda_index": -1, "cv_mse": np.nan, "cv_r2": np.nan, "status": f"skipped: {reason}"}
+            "lambda_index": -1, "cv_mse": np.nan, "cv_r2": np.nan, "status": status}
 
 
 def cis_bounds(tss: int, strand: str | None, config: ElasticNetConfig) -> tuple[int, int]:
@@ -259,14 +271,18 @@ def fit_chromosome(
     expression: pd.DataFrame,
     individuals: pd.DataFrame,
     config: ElasticNetConfig,
+    protocols: Sequence[str] = PROTOCOLS,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(predictions, weights, gene summary) for every gene of `genes` on this chromosome.
+    """(prediction rows, weights, gene summary) for the training genes (split train) of `genes` on this chromosome.
 
-    Trains on the individuals with split `train`, predicts every individual with a split. A gene is skipped with
-    its reason (never a crash, never a silent drop): no expression, constant expression, no cis variants, fewer
-    training individuals than folds. An individual without a target (NaN) or without genotypes gets a skipped row.
+    Trains on the individuals with split `train`; predicts every individual of the rows of `protocols`
+    (cross_individual: train/valid/test individuals; cross_population: test_population; hapexpr.protocols). A gene
+    is skipped with a status of the one vocabulary (never a crash, never a silent drop): no expression, constant
+    expression, no cis variants, fewer training individuals than folds. An individual without a target (NaN) or
+    without genotypes gets a skipped row.
     """
-    people = individuals.loc[individuals["split"].isin(["train", "valid", "test"]), ["individual", "split"]]
+    fit_genes = genes[genes["split"] == "train"]
+    people = individuals.loc[individuals["split"].isin(INDIVIDUAL_SPLITS), ["individual", "split"]]
     people = people[people["individual"].isin(expression.columns)].reset_index(drop=True)
     column = {s: i for i, s in enumerate(dosages.samples)}
     has_geno = people["individual"].isin(column).to_numpy()
@@ -278,7 +294,7 @@ def fit_chromosome(
     expr = expression.set_index("gene_id")
     fold_of_train = make_folds(int(is_train.sum()), config.folds, config.seed)
     preds, weights, summary = [], [], []
-    for number, gene in enumerate(genes.itertuples(index=False), 1):
+    for number, gene in enumerate(fit_genes.itertuples(index=False), 1):
         y_all = (expr.loc[gene.gene_id, people["individual"]].to_numpy(float) if gene.gene_id in expr.index
                  else np.full(len(people), np.nan))
         finite = np.isfinite(y_all)
@@ -286,14 +302,12 @@ def fit_chromosome(
         y_pred = np.full(len(people), np.nan)
         lo, hi = np.searchsorted(dosages.positions, cis_bounds(gene.tss, getattr(gene, "strand", None), config))
         n_train = int(train.sum())
-        status = "ok"
         if gene.gene_id not in expr.index:
-            row = _skip(gene.gene_id, "no expression", n_train, hi - lo)
+            row = _skip(gene.gene_id, NO_TARGET, n_train, hi - lo)
         elif n_train < max(config.folds, 3):
-            row = _skip(gene.gene_id, f"fewer training individuals than folds ({n_train} < {config.folds})",
-                        n_train, hi - lo)
+            row = _skip(gene.gene_id, TOO_FEW_INDIVIDUALS, n_train, hi - lo)
         elif np.ptp(y_all[train]) == 0:
-            row = _skip(gene.gene_id, "constant expression", n_train, hi - lo)
+            row = _skip(gene.gene_id, CONSTANT_EXPRESSION, n_train, hi - lo)
         else:
             raw = dosages.values[lo:hi][:, geno_cols[has_geno]].T.astype(np.float64)  # individuals with genotypes
             raw[raw < 0] = np.nan
@@ -304,13 +318,12 @@ def fit_chromosome(
             sd = raw[train_rows].std(axis=0)
             keep = sd > 0
             if not keep.any():
-                row = _skip(gene.gene_id, "no cis variants", n_train, int(keep.sum()))
+                row = _skip(gene.gene_id, NO_CIS_VARIANTS, n_train, int(keep.sum()))
             else:
                 x = (raw[:, keep] - mean[keep]) / sd[keep]
                 folds = fold_of_train[finite[is_train]]
                 if np.bincount(folds, minlength=config.folds).min() == 0:
-                    row = _skip(gene.gene_id, f"fewer training individuals than folds ({n_train} < {config.folds})",
-                                n_train, int(keep.sum()))
+                    row = _skip(gene.gene_id, TOO_FEW_INDIVIDUALS, n_train, int(keep.sum()))
                 else:
                     fit = fit_gene(x[train_rows], y_all[train], folds, config)
                     y_pred[rows_geno] = x @ fit.coef + fit.intercept
@@ -326,32 +339,28 @@ def fit_chromosome(
                     }))
                     row = {"gene_id": gene.gene_id, "n_train": n_train, "n_cis_variants": int(keep.sum()),
                            "n_selected": len(selected), "lambda": fit.lambda_, "lambda_index": fit.lambda_index,
-                           "cv_mse": fit.cv_mse, "cv_r2": fit.cv_r2, "status": "ok"}
-        status = row["status"]
+                           "cv_mse": fit.cv_mse, "cv_r2": fit.cv_r2, "status": OK}
         summary.append(row)
-        row_status = np.full(len(people), status, dtype=object)
-        if status == "ok":
-            row_status[~has_geno] = "skipped: no genotypes"
-            row_status[~finite] = "skipped: NaN target"
-            y_pred[row_status != "ok"] = np.nan
-        preds.append(pd.DataFrame({"gene_id": gene.gene_id, "individual": people["individual"],
-                                   "protocol": "cross_individual", "y_true": y_all, "y_pred": y_pred,
-                                   "split": people["split"], "status": row_status}))
-        if number % 50 == 0 or number == len(genes):
-            log.info("%s: %d/%d genes fitted", dosages.chrom, number, len(genes))
-    predictions = (pd.concat(preds, ignore_index=True)[PREDICTION_COLUMNS] if preds
-                   else pd.DataFrame(columns=PREDICTION_COLUMNS))
-    weights_df = pd.concat(weights, ignore_index=True) if weights else pd.DataFrame(columns=WEIGHT_COLUMNS)
+        preds.append(pd.DataFrame({"gene_id": gene.gene_id, "individual": people["individual"], "y_pred": y_pred}))
+        if number % 50 == 0 or number == len(fit_genes):
+            log.info("%s: %d/%d genes fitted", dosages.chrom, number, len(fit_genes))
+    per_individual = (pd.concat(preds, ignore_index=True) if preds
+                      else pd.DataFrame({"gene_id": [], "individual": [], "y_pred": []}))
     summary_df = pd.DataFrame(summary, columns=GENE_COLUMNS)
-    for reason, n in summary_df.loc[summary_df["status"] != "ok", "status"].value_counts().items():
-        log.warning("%s: %d genes %s", dosages.chrom, n, reason)
+    gene_status = dict(zip(summary_df["gene_id"], summary_df["status"]))
+    rows = [individual_rows(p, per_individual, genes, expression, individuals, gene_status) for p in protocols]
+    rows = [r for r in rows if len(r)]
+    predictions = pd.concat(rows, ignore_index=True) if rows else empty_predictions()
+    weights_df = pd.concat(weights, ignore_index=True) if weights else pd.DataFrame(columns=WEIGHT_COLUMNS)
+    for status, n in summary_df.loc[summary_df["status"] != OK, "status"].value_counts().items():
+        log.warning("%s: %d genes %s", dosages.chrom, n, status)
     return predictions, weights_df[WEIGHT_COLUMNS], summary_df
 
 
 def run_chromosome(vcf_path: str, chrom: str, genes: pd.DataFrame, expression: pd.DataFrame,
-                   individuals: pd.DataFrame, config: ElasticNetConfig):
-    """The elastic_net rule of one chromosome: read the VCF once, fit every gene of `chrom`."""
+                   individuals: pd.DataFrame, config: ElasticNetConfig, protocols: Sequence[str] = PROTOCOLS):
+    """The elastic_net rule of one chromosome: read the VCF once, fit every training gene of `chrom`."""
     genes = genes[genes["chrom"] == chrom]
-    people = individuals.loc[individuals["split"].isin(["train", "valid", "test"]), "individual"].tolist()
+    people = individuals.loc[individuals["split"].isin(INDIVIDUAL_SPLITS), "individual"].tolist()
     dosages = read_dosages(vcf_path, chrom, people, config.maf)
-    return fit_chromosome(dosages, genes, expression, individuals, config)
+    return fit_chromosome(dosages, genes, expression, individuals, config, protocols)

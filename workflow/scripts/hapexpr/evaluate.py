@@ -24,13 +24,11 @@ import pandas as pd
 from scipy import stats
 
 from hapexpr.io import read_parquet
+from hapexpr.protocols import INDIVIDUAL_PROTOCOLS as PERSONAL_PROTOCOLS
+from hapexpr.protocols import PREDICTION_COLUMNS, PROTOCOLS, SPLITS, STATUSES
 
 log = logging.getLogger(__name__)
 
-PREDICTION_COLUMNS = ["gene_id", "individual", "protocol", "y_true", "y_pred", "split", "status"]
-PROTOCOLS = ("cross_gene", "cross_individual", "cross_population", "unseen_gene_individual")
-PERSONAL_PROTOCOLS = ("cross_individual", "cross_population", "unseen_gene_individual")
-SPLITS = ("train", "valid", "test")
 HELD_OUT = ("valid", "test")
 METRIC_COLUMNS = ["model", "protocol", "split", "metric", "value", "n", "ci_low", "ci_high", "n_missing",
                   "n_skipped", "note"]
@@ -91,10 +89,10 @@ def validate_predictions(predictions: pd.DataFrame, source: str) -> None:
     if bad_split:
         raise PredictionFormatError(f"{source}: unknown split(s) {sorted(bad_split)}; use {SPLITS}")
     status = predictions["status"].astype(str)
-    bad_status = ~((status == "ok") | status.str.startswith("skipped"))
+    bad_status = ~status.isin(STATUSES)
     if bad_status.any():
-        raise PredictionFormatError(f"{source}: status must be 'ok' or 'skipped: <reason>', found "
-                                    f"{sorted(set(status[bad_status]))[:5]}")
+        raise PredictionFormatError(f"{source}: status must be one of hapexpr.protocols.STATUSES {list(STATUSES)}, "
+                                    f"found {sorted(set(status[bad_status]))[:5]}")
     ok = status == "ok"
     no_pred = ok & ~np.isfinite(predictions["y_pred"].astype(float))
     if no_pred.any():

