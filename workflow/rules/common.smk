@@ -7,8 +7,9 @@ from snakemake.utils import validate
 
 if "simulate" in config and "sources" in config:
     raise WorkflowError(
-        "the config has both 'simulate' (demo) and 'sources' (real run): a --configfile was merged into "
-        "config/config.yaml. Add --replace-workflow-config, or run with --profile profiles/default."
+        "the config has both 'simulate' (demo) and 'sources' (real run): two whole configs were given (e.g. "
+        "--configfile config/config.yaml config/demo.yaml). Give one of them; put other changes in a --configfile "
+        "without 'simulate' or 'sources', or in --config key=value."
     )
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -36,6 +37,12 @@ def cfg(*keys, default=None):
             return default
         node = node[key]
     return node
+
+
+def attempt_scaled(base):
+    """A resource (mem_mb, runtime) that grows with each attempt: `base` first, then base x attempt, so that a job
+    killed for memory or time is retried (profile `retries`) with more instead of identically."""
+    return lambda wildcards, attempt: base * attempt
 
 
 def get_vcf(wildcards):

@@ -22,8 +22,8 @@ rule report_overview:
         "../envs/report.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=attempt_scaled(2000),
+        runtime=attempt_scaled(10),
     script:
         "../scripts/report_overview.py"
 
@@ -46,8 +46,8 @@ rule report_summary:
         "../envs/report.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=attempt_scaled(2000),
+        runtime=attempt_scaled(10),
     script:
         "../scripts/report_summary.py"
 
@@ -99,8 +99,8 @@ rule report_figures:
         "../envs/report.yaml"
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=20,
+        mem_mb=attempt_scaled(8000),
+        runtime=attempt_scaled(20),
     params:
         names=prediction_names(),
     script:
@@ -125,8 +125,8 @@ rule report_training:
         "../envs/report.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=attempt_scaled(2000),
+        runtime=attempt_scaled(10),
     params:
         labels=list(training_logs()),
     script:
@@ -151,8 +151,8 @@ rule report_provenance:
         "../envs/report.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=attempt_scaled(2000),
+        runtime=attempt_scaled(10),
     params:
         sources=cfg("sources", default={}),
         simulate=cfg("simulate"),
