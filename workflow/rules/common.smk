@@ -3,6 +3,7 @@ import os
 import re
 
 from snakemake.exceptions import WorkflowError
+from snakemake.sourcecache import LocalSourceFile
 from snakemake.utils import validate
 
 if "simulate" in config and "sources" in config:
@@ -12,6 +13,43 @@ if "simulate" in config and "sources" in config:
         "without 'simulate' or 'sources', or in --config key=value."
     )
 validate(config, schema="../schemas/config.schema.yaml")
+
+# The library's files (workflow/scripts/hapexpr/), listed because a remote source cannot be listed;
+# tests/workflow/test_module.py fails when this list and the directory differ.
+LIBRARY_FILES = [
+    "__init__.py",
+    "dexter.py",
+    "dnabert2.py",
+    "dnabert2_train.py",
+    "download.py",
+    "elastic_net.py",
+    "equivalence.py",
+    "evaluate.py",
+    "genes.py",
+    "gta.py",
+    "haplotypes.py",
+    "ids.py",
+    "io.py",
+    "kmers.py",
+    "models.py",
+    "reference.py",
+    "report.py",
+    "simulate.py",
+    "variants.py",
+]
+
+
+def cache_library():
+    """Used as a module from a remote source (`github(...)`, `gitlab(...)`), Snakemake copies only each rule's own
+    script into its source cache and puts that folder on the script's sys.path: copy the library there beside it,
+    so that `import hapexpr` works in every job (each job parses the workflow again, so also on cluster nodes)."""
+    if isinstance(workflow.current_basedir, LocalSourceFile):
+        return  # a local checkout: Snakemake puts workflow/scripts itself on the path
+    for name in LIBRARY_FILES:
+        workflow.source_path(f"../scripts/hapexpr/{name}")
+
+
+cache_library()
 
 CHROMOSOMES = config["chromosomes"]
 DEMO = "simulate" in config
