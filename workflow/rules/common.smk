@@ -314,6 +314,46 @@ if os.path.exists(OVERVIEW):
         config["run_overview"] = json.load(fh)
 
 
+def run_rules():
+    """The rules of this run with a benchmark file: every rule except those of disabled models (a rule of
+    workflow/rules/models/<model>.smk or common_<model>.smk belongs to <model>)."""
+    models = {m for m, props in (cfg("models", default={}) or {}).items() if (props or {}).get("enabled")}
+    if "gta" in models and cfg("models", "gta", "encoder", default="cnn") == "dnabert2":
+        models.add("dnabert2")  # its pretrain_dna_lm (or downloaded) model is GTA's encoder
+    selected = []
+    for rule in workflow.rules:
+        parts = str(rule.snakefile).replace("\\", "/").split("/")
+        model = parts[-1].removesuffix(".smk").removeprefix("common_") if parts[-2:-1] == ["models"] else None
+        if rule.benchmark and (model is None or model in models):
+            selected.append(rule)
+    return selected
+
+
+def run_benchmark_patterns(wildcards):
+    """{rule: benchmark pattern} of this run's rules; the report keeps the files of this config's chromosomes and
+    prediction names (hapexpr.report.run_benchmark_files), so that no disabled model's job is listed."""
+    return {rule.name: str(rule.benchmark) for rule in run_rules()}
+
+
+def run_environments(wildcards):
+    """{env file: {rules, dependencies}} of the conda envs of this run's rules (workflow/envs/), for the report."""
+    import yaml
+
+    envs = {}
+    for rule in run_rules():
+        if rule.conda_env:
+            name = os.path.basename(str(rule.conda_env))
+            envs.setdefault(name, {"rules": [], "dependencies": []})["rules"].append(rule.name)
+    for name, env in envs.items():
+        with open(workflow.source_path(f"../envs/{name}")) as fh:
+            env["dependencies"] = yaml.safe_load(fh).get("dependencies", [])
+    return envs
+
+
+def used_conda():
+    return "conda" in {str(m).lower() for m in workflow.deployment_settings.deployment_method}
+
+
 def report_predictions():
     return expand("results/predictions/{name}.parquet", name=prediction_names())
 

@@ -135,7 +135,7 @@ rule report_training:
 
 rule report_provenance:
     input:
-        # Last in the DAG, so that every other job's runtime file exists when it reads them.
+        # Last in the DAG, so that the runtime file of every other job of the run exists when it reads them.
         summary="results/report/summary.html",
         figures="results/report/cross_gene.png",
     output:
@@ -156,5 +156,9 @@ rule report_provenance:
     params:
         sources=cfg("sources", default={}),
         simulate=cfg("simulate"),
+        benchmarks=run_benchmark_patterns,
+        run_wildcards={"chrom": CHROMOSOMES, "name": prediction_names()},
+        environments=run_environments,
+        conda=used_conda(),
     script:
         "../scripts/report_provenance.py"
