@@ -22,6 +22,13 @@ from slurm_cluster import CLUSTER_ENV
 PROFILES = {"default": ROOT / "profiles" / "default", "slurm": ROOT / "profiles" / "slurm"}
 
 
+@pytest.fixture(autouse=True)
+def cluster_variables(monkeypatch):
+    """The profile's environment variables, as a user exports them (run_snakemake passes os.environ on)."""
+    for name, value in CLUSTER_ENV.items():
+        monkeypatch.setenv(name, value)
+
+
 def printed_jobs(out: str) -> dict[str, dict[str, str]]:
     """{rule: resources} of the jobs a dry run prints (the last job of each rule)."""
     jobs = {}
@@ -35,23 +42,21 @@ def dry_run(workdir, profile: str, *args: str, check: bool = True):
     """A dry run as a user types it in a deployed working directory (config/ beside the results)."""
     if not (workdir / "config").exists():
         shutil.copytree(ROOT / "config", workdir / "config")
-    os.environ.update({k: v for k, v in CLUSTER_ENV.items() if k not in os.environ})
     return run_snakemake(workdir, "--profile", str(PROFILES[profile]), "-n", *args, check=check)
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))
 @pytest.mark.parametrize("configfile", [None, "config/demo.yaml"])
 def test_config_key_value_overrides_merge_onto_the_config(tmp_path, profile, configfile):
-    """`--config seed=5` used to fail with "'build' is a required property" (replace-workflow-config); a nested
-    --config value is merged too: turning GTA off removes its jobs and keeps the others."""
+    """`--config seed=5` used to fail with "'build' is a required property" (replace-workflow-config). Values of
+    --config are read as YAML strings by Snakemake, so keys typed otherwise (booleans, numbers inside sections)
+    belong in a --configfile; a list of names works: fewer chromosomes, fewer haplotype jobs."""
     given = ("--configfile", str(ROOT / configfile)) if configfile else ()
-    out = dry_run(tmp_path, profile, *given, "--config", "seed=5", 'models={"gta": {"enabled": false}}').stdout
-    jobs = printed_jobs(out)
-    assert "train_gc_cpg" in jobs and "haplotypes" in jobs
-    assert not {"train_gta", "predict_gta", "gta_llm"} & set(jobs)
-    assert ("simulate" in jobs) == bool(configfile) and ("download_reference" in jobs) != bool(configfile)
-    full = printed_jobs(dry_run(tmp_path, profile, *given).stdout)
-    assert "train_gta" in full  # the override, not the config, turned GTA off
+    chromosomes = ["chr1", "chr3", "chr4"] if configfile else ["chr1", "chr8", "chr9", "chr10"]
+    out = dry_run(tmp_path, profile, *given, "--config", "seed=5", f"chromosomes=[{', '.join(chromosomes)}]").stdout
+    assert out.count("rule haplotypes:") == len(chromosomes)
+    assert sorted(re.findall(r"rule haplotypes:\n(?:    .*\n)*?    wildcards: chrom=(\w+)", out)) == sorted(chromosomes)
+    assert ("rule simulate:" in out) == bool(configfile) and ("download_reference:" in out) != bool(configfile)
 
 
 @pytest.mark.parametrize("configfile", [None, "config/demo.yaml"])
@@ -99,3 +104,23 @@ def test_slurm_profile_requeues_preempted_jobs_and_records_requested_resources()
     assert profile["slurm-requeue"] is True and profile["retries"] >= 1
     assert profile["benchmark-extended"] is True
     assert "replace-workflow-config" not in profile
+
+
+def test_one_gpu_rule_can_take_another_gpu_model(tmp_path):
+    """The profiles/slurm/README.md recipe: one rule's `set-resources` entry merges the GPU anchor with its own
+    model and partition; the other GPU rules keep the shared ones."""
+    profile = tmp_path / "profile"
+    shutil.copytree(PROFILES["slurm"], profile)
+    text = (profile / "config.yaml").read_text()
+    assert "  train_gta: *gpu\n" in text
+    (profile / "config.yaml").write_text(text.replace(
+        "  train_gta: *gpu\n", "  train_gta:\n    <<: *gpu\n    gpu_model: \"'h100'\"\n"
+        "    slurm_partition: \"'gpu_h100'\"\n"))
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    shutil.copytree(ROOT / "config", workdir / "config")
+    jobs = printed_jobs(run_snakemake(workdir, "--profile", str(profile), "-n", "--configfile",
+                                      str(ROOT / "config" / "demo.yaml")).stdout)
+    assert jobs["train_gta"]["gpu_model"] == "h100" and jobs["train_gta"]["slurm_partition"] == "gpu_h100"
+    assert jobs["train_dnabert2"]["gpu_model"] == os.environ["HAPEXPR_GPU_MODEL"]
+    assert jobs["train_dnabert2"]["slurm_partition"] == os.environ["HAPEXPR_GPU_PARTITION"]
