@@ -321,18 +321,19 @@ def run_rules():
     if "gta" in models and cfg("models", "gta", "encoder", default="cnn") == "dnabert2":
         models.add("dnabert2")  # its pretrain_dna_lm (or downloaded) model is GTA's encoder
     selected = []
-    for rule in workflow.rules:
-        parts = str(rule.snakefile).replace("\\", "/").split("/")
-        model = parts[-1].removesuffix(".smk").removeprefix("common_") if parts[-2:-1] == ["models"] else None
-        if rule.benchmark and (model is None or model in models):
-            selected.append(rule)
+    for candidate in workflow.rules:
+        folder, name = os.path.split(str(candidate.snakefile))
+        in_models = os.path.basename(folder) == "models"
+        model = name.removesuffix(".smk").removeprefix("common_") if in_models else None
+        if candidate.benchmark and (model is None or model in models):
+            selected.append(candidate)
     return selected
 
 
 def run_benchmark_patterns(wildcards):
     """{rule: benchmark pattern} of this run's rules; the report keeps the files of this config's chromosomes and
     prediction names (hapexpr.report.run_benchmark_files), so that no disabled model's job is listed."""
-    return {rule.name: str(rule.benchmark) for rule in run_rules()}
+    return {r.name: str(r.benchmark) for r in run_rules()}
 
 
 def run_environments(wildcards):
@@ -340,10 +341,10 @@ def run_environments(wildcards):
     import yaml
 
     envs = {}
-    for rule in run_rules():
-        if rule.conda_env:
-            name = os.path.basename(str(rule.conda_env))
-            envs.setdefault(name, {"rules": [], "dependencies": []})["rules"].append(rule.name)
+    for r in run_rules():
+        if r.conda_env:
+            name = os.path.basename(str(r.conda_env))
+            envs.setdefault(name, {"rules": [], "dependencies": []})["rules"].append(r.name)
     for name, env in envs.items():
         with open(workflow.source_path(f"../envs/{name}")) as fh:
             env["dependencies"] = yaml.safe_load(fh).get("dependencies", [])
