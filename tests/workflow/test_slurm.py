@@ -202,8 +202,9 @@ def test_profile_lists_no_rule_that_does_not_exist():
 def test_profile_has_the_run_settings_of_issue_8():
     profile = yaml.safe_load(PROFILE.read_text())
     assert profile["executor"] == "slurm"
-    for key in ("rerun-incomplete", "keep-going", "replace-workflow-config"):
+    for key in ("rerun-incomplete", "keep-going", "slurm-requeue", "benchmark-extended"):
         assert profile[key] is True, key
+    assert "replace-workflow-config" not in profile  # it broke --config key=value (issue 14)
     assert profile["retries"] >= 1 and profile["latency-wait"] >= 30 and profile["jobs"] >= 1
     defaults = profile["default-resources"]
     assert {"slurm_account", "slurm_partition", "mem_mb", "runtime"} <= set(defaults)
