@@ -45,7 +45,7 @@ def shown_commands() -> list[tuple[str, str]]:
     return found
 
 
-COMMANDS = shown_commands()
+COMMANDS = list({command: (readme, command) for readme, command in reversed(shown_commands())}.values())[::-1]
 EXPORTS = dict(re.match(r"export (\w+)=(\S+)", c).groups() for _, c in COMMANDS if c.startswith("export "))
 
 
