@@ -316,8 +316,9 @@ if os.path.exists(OVERVIEW):
 
 def run_rules():
     """The rules of this run with a benchmark file: every rule except those of disabled models (a rule of
-    workflow/rules/models/<model>.smk or common_<model>.smk belongs to <model>)."""
-    models = {m for m, props in (cfg("models", default={}) or {}).items() if (props or {}).get("enabled")}
+    workflow/rules/models/<model>.smk or common_<model>.smk belongs to the config's models.<model>)."""
+    sections = cfg("models", default={}) or {}
+    models = {m for m, props in sections.items() if (props or {}).get("enabled")}
     if "gta" in models and cfg("models", "gta", "encoder", default="cnn") == "dnabert2":
         models.add("dnabert2")  # its pretrain_dna_lm (or downloaded) model is GTA's encoder
     selected = []
@@ -325,7 +326,7 @@ def run_rules():
         folder, name = os.path.split(str(candidate.snakefile))
         in_models = os.path.basename(folder) == "models"
         model = name.removesuffix(".smk").removeprefix("common_") if in_models else None
-        if candidate.benchmark and (model is None or model in models):
+        if candidate.benchmark and (model not in sections or model in models):
             selected.append(candidate)
     return selected
 
