@@ -47,7 +47,7 @@ def dry_run(configfile: Path, with_inputs: bool) -> tuple[float, dict[str, int],
                 path = Path(tmp) / name
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.touch()
-        cmd = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", tmp, "-n", "--configfile", str(configfile),
+        cmd = [SNAKEMAKE, "-s", str(ROOT / "workflow" / "Snakefile"), "-d", tmp, "-n", "--configfile", str(configfile),
                "--replace-workflow-config", "--cores", "1"]
         start = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)

@@ -15,7 +15,7 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 def run_snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run the project's Snakefile with `workdir` as working directory; output is kept for the assertion message."""
-    cmd = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), *args]
+    cmd = [SNAKEMAKE, "-s", str(ROOT / "workflow" / "Snakefile"), "-d", str(workdir), *args]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-5000:]}\n{proc.stderr[-8000:]}")
@@ -81,7 +81,7 @@ def demo_run(tmp_path_factory, local_slurm):
         from slurm_cluster import CLUSTER_ENV, write_test_profile
 
         profile = write_test_profile(tmp_path_factory.mktemp("profile"))
-        cmd = [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--profile", str(profile),
+        cmd = [SNAKEMAKE, "-s", str(ROOT / "workflow" / "Snakefile"), "-d", str(workdir), "--profile", str(profile),
                "--configfile", str(ROOT / "config" / "demo.yaml")]
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, timeout=3600,
                               env={**os.environ, **local_slurm.env, **CLUSTER_ENV})

@@ -20,9 +20,12 @@ from hapexpr.dnabert2 import (
     DNATokenizer,
     DownloadError,
     ModelDirectoryError,
+    RemoteCodeEncoder,
+    SPECIAL_TOKENS,
     WindowTooLongError,
     alibi_slopes,
     fetch_model,
+    load_encoder,
     train_bpe_tokenizer,
 )
 from hapexpr.dnabert2_train import (
@@ -447,7 +450,8 @@ def test_pretrain_writes_a_loadable_public_layout(tmp_path):
     assert cfg["architectures"] == ["BertForMaskedLM"] and cfg["alibi_starting_size"] == 64
     model = DNABERT2ForRegression.from_encoder(tmp_path / "lm")
     assert model.bert.config.num_hidden_layers == 1
-    DNATokenizer.from_pretrained(tmp_path / "lm")
+    tok = DNATokenizer.from_pretrained(tmp_path / "lm")
+    assert cfg["pad_token_id"] == tok.pad_id == 3 and model.bert.embeddings.word_embeddings.padding_idx == tok.pad_id
 
 
 def test_fine_tuned_model_round_trips(tokenizer, tmp_path):
@@ -496,3 +500,101 @@ def test_validation_subset_is_seeded_and_keeps_weights():
     assert np.array_equal(a.y, rows) and np.array_equal(a.w, rows + 1)
     assert [int(t[0]) for t in a.tokens] == list(rows)
     assert subsample(ex, None, 0) is ex and subsample(ex, 50, 0) is ex
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Loading details checked against the original remote code (issue 14, item 7)
+
+
+def test_embedding_padding_row_is_pad_not_unk(tmp_path):
+    """padding_idx is [PAD] (id 3): the public config.json sets no pad_token_id, and BertConfig's default 0 is [UNK],
+    which every N run of a real window uses and which must keep learning."""
+    d, _ = write_public_checkpoint(tmp_path)
+    model = DNABERT2Model.from_pretrained(d)
+    emb = model.embeddings.word_embeddings
+    assert emb.padding_idx == SPECIAL_TOKENS.index("[PAD]") == 3
+    ids = torch.tensor([[1, 0, 7, 0, 2, 3, 3]])  # [CLS] [UNK] x [UNK] [SEP] [PAD] [PAD]
+    model(ids, (ids != 3).long()).sum().backward()
+    grad = emb.weight.grad
+    assert grad[0].abs().sum() > 0 and grad[3].abs().sum() == 0
+
+
+def test_safetensors_with_the_tied_weight_under_the_decoder_name_loads(tmp_path):
+    """A conversion that kept the tied matrix as cls.predictions.decoder.weight (and dropped the embedding's name)."""
+    gen = torch.Generator().manual_seed(1)
+    sd = public_state_dict(PUBLIC_CONFIG, gen)
+    d = tmp_path / "decoder_named"
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps(PUBLIC_CONFIG))
+    save_file({k: v for k, v in sd.items() if k != "bert.embeddings.word_embeddings.weight"},
+              str(d / "model.safetensors"))
+    encoder = DNABERT2Model.from_pretrained(d)
+    mlm = DNABERT2ForMaskedLM.from_pretrained(d)
+    expected = sd["cls.predictions.decoder.weight"]
+    assert torch.equal(encoder.embeddings.word_embeddings.weight.detach(), expected)
+    assert torch.equal(mlm.bert.embeddings.word_embeddings.weight.detach(), expected)
+    assert torch.equal(mlm.cls.predictions.decoder.weight.detach(), expected)
+
+
+REMOTE_CONFIG_CODE = """
+from transformers import PretrainedConfig
+
+
+class ToyRemoteConfig(PretrainedConfig):
+    model_type = "toy_remote_dnabert"
+
+    def __init__(self, vocab_size=8, hidden_size=4, alibi_starting_size=512, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        self.alibi_starting_size = alibi_starting_size
+"""
+
+REMOTE_MODEL_CODE = """
+import torch
+from transformers import PreTrainedModel
+
+from .configuration_toy import ToyRemoteConfig
+
+
+class ToyRemoteModel(PreTrainedModel):
+    config_class = ToyRemoteConfig
+    base_model_prefix = "bert"
+
+    def __init__(self, config):
+        super().__init__(config)
+        # as DNABERT-2's bert_layers.BertEmbeddings does
+        self.word_embeddings = torch.nn.Embedding(config.vocab_size, config.hidden_size,
+                                                  padding_idx=config.pad_token_id)
+        self.alibi = config.alibi_starting_size
+        self.post_init()
+
+    def forward(self, input_ids, attention_mask=None):
+        return (self.word_embeddings(input_ids),)
+"""
+
+
+def test_trust_remote_code_hands_the_remote_code_a_config_with_pad_token_id(tmp_path):
+    """The opt-in remote-code path on a checkpoint whose own config class lacks pad_token_id (as DNABERT-2's does
+    under the pinned transformers): loading it as AutoModel does fails; RemoteCodeEncoder gives it a BertConfig
+    read from the same config.json, with [PAD] as pad_token_id."""
+    transformers = pytest.importorskip("transformers")
+    d = tmp_path / "remote"
+    d.mkdir()
+    (d / "configuration_toy.py").write_text(REMOTE_CONFIG_CODE)
+    (d / "modeling_toy.py").write_text(REMOTE_MODEL_CODE)
+    (d / "config.json").write_text(json.dumps({
+        "model_type": "toy_remote_dnabert", "vocab_size": 8, "hidden_size": 4, "num_attention_heads": 2,
+        "alibi_starting_size": 64,
+        "architectures": ["ToyRemoteModel"],
+        "auto_map": {"AutoConfig": "configuration_toy.ToyRemoteConfig", "AutoModel": "modeling_toy.ToyRemoteModel"},
+    }))
+    weight = torch.arange(32, dtype=torch.float32).reshape(8, 4)
+    save_file({"word_embeddings.weight": weight}, str(d / "model.safetensors"))
+    with pytest.raises(AttributeError, match="pad_token_id"):
+        transformers.AutoModel.from_pretrained(str(d), trust_remote_code=True)
+    encoder = load_encoder(d, trust_remote_code=True)
+    assert isinstance(encoder, RemoteCodeEncoder)
+    assert encoder.model.word_embeddings.padding_idx == 3 and encoder.model.alibi == 64
+    hidden = encoder(torch.tensor([[1, 2]]), torch.ones(1, 2, dtype=torch.long))
+    assert torch.equal(hidden[0], weight[[1, 2]])

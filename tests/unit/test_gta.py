@@ -2,6 +2,7 @@
 predictions in the shared contract, and attribution by distance to the TSS."""
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -87,7 +88,8 @@ def test_prototypes_start_as_vocabulary_embeddings(llm_dir):
     assert torch.equal(protos, vocab[nearest]) and len(set(nearest.tolist())) == len(protos)
 
 
-def test_a_few_steps_lower_the_loss(llm_dir):
+def test_a_few_steps_lower_the_loss(llm_dir, caplog):
+    caplog.set_level("INFO", logger="hapexpr")
     llm, tok = gta.load_llm(llm_dir, layers=2, device=torch.device("cpu"))
     windows = random_windows(48, seed=1)
     y = gc(windows) * 10
@@ -102,6 +104,9 @@ def test_a_few_steps_lower_the_loss(llm_dir):
     after = np.mean((model.predict(windows, prompts) - y) ** 2)
     assert after < 0.5 * before, (before, after)
     assert history["step"].tolist() == list(range(1, 31))
+    # progress a person can follow in the log: the total step count, then step/total and elapsed seconds
+    assert "training 30 steps of batch 8 from step 0" in caplog.text
+    assert re.search(r"step 30/30 loss \S+ valid nan \(\d+ s\)", caplog.text), caplog.text
 
 
 def test_resume_continues_exactly(llm_dir, tmp_path):

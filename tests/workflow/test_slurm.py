@@ -202,8 +202,9 @@ def test_profile_lists_no_rule_that_does_not_exist():
 def test_profile_has_the_run_settings_of_issue_8():
     profile = yaml.safe_load(PROFILE.read_text())
     assert profile["executor"] == "slurm"
-    for key in ("rerun-incomplete", "keep-going", "replace-workflow-config"):
+    for key in ("rerun-incomplete", "keep-going", "slurm-requeue", "benchmark-extended"):
         assert profile[key] is True, key
+    assert "replace-workflow-config" not in profile  # it broke --config key=value (issue 14)
     assert profile["retries"] >= 1 and profile["latency-wait"] >= 30 and profile["jobs"] >= 1
     defaults = profile["default-resources"]
     assert {"slurm_account", "slurm_partition", "mem_mb", "runtime"} <= set(defaults)
@@ -243,7 +244,7 @@ def test_profile_dry_run_of_the_real_config_places_every_job(tmp_path):
         (tmp_path / name).touch()
     env = {**__import__("os").environ, **CLUSTER_ENV}
     out = snakemake(tmp_path, "--profile", str(PROFILE.parent), "-n", "--configfile",
-                    str(ROOT / "config" / "config.yaml"), env=env, snakefile=ROOT / "Snakefile").stdout
+                    str(ROOT / "config" / "config.yaml"), env=env, snakefile=ROOT / "workflow" / "Snakefile").stdout
     jobs = printed_jobs(out)
     assert jobs, out[-3000:]
     # issue 8 item 6: jobs per chromosome and per model, never per individual (3,202 in the real panel)
@@ -420,7 +421,7 @@ def test_demo_on_slurm_sends_gpu_rules_and_only_them_to_the_gpu_partition(demo_o
 def test_demo_partial_reruns(demo_on_slurm):
     """Issue 8 item 4: a model change or --forcerun of a training rule reruns it and downstream, never upstream."""
     workdir, env, log = demo_on_slurm
-    snakefile = ROOT / "Snakefile"
+    snakefile = ROOT / "workflow" / "Snakefile"
     assert job_stats(snakemake(workdir, "-n", *demo_args(), env=env, snakefile=snakefile).stdout) == {}
     graph = rule_graph(workdir, *demo_args(), env=env, snakefile=snakefile)
     trainers = gpu_training_rules(log)
@@ -456,6 +457,6 @@ def test_demo_training_killed_mid_run_resumes_from_its_checkpoint(demo_on_slurm,
     profile = write_test_profile(workdir.parent / "profile-no-retry", retries=0)
     args = ["--profile", str(profile), *demo_args(), "--until", rule]
     resumed = kill_and_resume(slurm_cluster, workdir, rule, [*args, "--forcerun", rule], args, env,
-                              ROOT / "Snakefile", timeout=3000)
+                              ROOT / "workflow" / "Snakefile", timeout=3000)
     for log_path, (saved, start) in resumed.items():
         assert start >= saved >= 1, (log_path, saved, start)

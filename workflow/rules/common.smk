@@ -6,13 +6,52 @@ import urllib.request
 
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
+from snakemake.sourcecache import LocalSourceFile
 from snakemake.utils import validate
 
 if "simulate" in config and "sources" in config:
     raise WorkflowError(
-        "the config has both 'simulate' (demo) and 'sources' (real run): a --configfile was merged into "
-        "config/config.yaml. Add --replace-workflow-config, or run with --profile profiles/default."
+        "the config has both 'simulate' (demo) and 'sources' (real run): two whole configs were given (e.g. "
+        "--configfile config/config.yaml config/demo.yaml). Give one of them; put other changes in a --configfile "
+        "without 'simulate' or 'sources', or in --config key=value."
     )
+# The library's files (workflow/scripts/hapexpr/), listed because a remote source cannot be listed;
+# tests/workflow/test_module.py fails when this list and the directory differ.
+LIBRARY_FILES = [
+    "__init__.py",
+    "dexter.py",
+    "dnabert2.py",
+    "dnabert2_train.py",
+    "download.py",
+    "elastic_net.py",
+    "equivalence.py",
+    "evaluate.py",
+    "genes.py",
+    "gta.py",
+    "haplotypes.py",
+    "ids.py",
+    "io.py",
+    "kmers.py",
+    "models.py",
+    "protocols.py",
+    "reference.py",
+    "report.py",
+    "simulate.py",
+    "variants.py",
+]
+
+
+def cache_library():
+    """Used as a module from a remote source (`github(...)`, `gitlab(...)`), Snakemake copies only each rule's own
+    script into its source cache and puts that folder on the script's sys.path: copy the library there beside it,
+    so that `import hapexpr` works in every job (each job parses the workflow again, so also on cluster nodes)."""
+    if isinstance(workflow.current_basedir, LocalSourceFile):
+        return  # a local checkout: Snakemake puts workflow/scripts itself on the path
+    for name in LIBRARY_FILES:
+        workflow.source_path(f"../scripts/hapexpr/{name}")
+
+
+cache_library()
 
 
 def check_config():
@@ -109,6 +148,12 @@ LEVELS = "resources/expression/levels.txt.gz"
 
 wildcard_constraints:
     chrom="|".join(re.escape(c) for c in CHROMOSOMES),
+
+
+def attempt_scaled(base):
+    """A resource (mem_mb, runtime) that grows with each attempt: `base` first, then base x attempt, so that a job
+    killed for memory or time is retried (profile `retries`) with more instead of identically."""
+    return lambda wildcards, attempt: base * attempt
 
 
 def get_vcf(wildcards):
@@ -432,6 +477,48 @@ OVERVIEW = "results/report/overview.json"
 if os.path.exists(OVERVIEW):
     with open(OVERVIEW) as fh:
         config["run_overview"] = json.load(fh)
+
+
+def run_rules():
+    """The rules of this run with a benchmark file: every rule except those of disabled models (a rule of
+    workflow/rules/models/<model>.smk or common_<model>.smk belongs to the config's models.<model>)."""
+    sections = cfg("models", default={}) or {}
+    models = {m for m, props in sections.items() if (props or {}).get("enabled")}
+    if "gta" in models and cfg("models", "gta", "encoder", default="cnn") == "dnabert2":
+        models.add("dnabert2")  # its pretrain_dna_lm (or downloaded) model is GTA's encoder
+    selected = []
+    for candidate in workflow.rules:
+        folder, name = os.path.split(str(candidate.snakefile))
+        in_models = os.path.basename(folder) == "models"
+        model = name.removesuffix(".smk").removeprefix("common_") if in_models else None
+        if candidate.benchmark and (model not in sections or model in models):
+            selected.append(candidate)
+    return selected
+
+
+def run_benchmark_patterns(wildcards):
+    """{rule: benchmark pattern} of this run's rules; the report keeps the files of this config's chromosomes and
+    prediction names (hapexpr.report.run_benchmark_files), so that no disabled model's job is listed."""
+    return {r.name: str(r.benchmark) for r in run_rules()}
+
+
+def run_environments(wildcards):
+    """{env file: {rules, dependencies}} of the conda envs of this run's rules (workflow/envs/), for the report."""
+    import yaml
+
+    envs = {}
+    for r in run_rules():
+        if r.conda_env:
+            name = os.path.basename(str(r.conda_env))
+            envs.setdefault(name, {"rules": [], "dependencies": []})["rules"].append(r.name)
+    for name, env in envs.items():
+        with open(workflow.source_path(f"../envs/{name}")) as fh:
+            env["dependencies"] = yaml.safe_load(fh).get("dependencies", [])
+    return envs
+
+
+def used_conda():
+    return "conda" in {str(m).lower() for m in workflow.deployment_settings.deployment_method}
 
 
 def report_predictions():

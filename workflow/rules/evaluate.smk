@@ -20,8 +20,8 @@ rule gather_predictions:
         "../envs/models_classical.yaml"
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=20,
+        mem_mb=attempt_scaled(8000),
+        runtime=attempt_scaled(20),
     script:
         "../scripts/gather_tables.py"
 
@@ -41,8 +41,8 @@ rule evaluate:
         "../envs/models_classical.yaml"
     threads: 1
     resources:
-        mem_mb=32000,
-        runtime=120,
+        mem_mb=attempt_scaled(16000),
+        runtime=attempt_scaled(60),
     params:
         names=prediction_names(),
         bootstrap=cfg("evaluation", "bootstrap", default=1000),
@@ -64,7 +64,7 @@ rule benchmark_summary:
         "../envs/models_classical.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=attempt_scaled(2000),
+        runtime=attempt_scaled(10),
     script:
         "../scripts/benchmark_summary.py"

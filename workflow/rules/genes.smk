@@ -13,8 +13,8 @@ rule individuals:
         "../envs/genomics.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=20,
+        mem_mb=attempt_scaled(4000),
+        runtime=attempt_scaled(20),
     params:
         expression_format=expression_format(),
         populations_format=populations_format(),
@@ -48,8 +48,8 @@ rule genes:
         "../envs/genomics.yaml"
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=30,
+        mem_mb=attempt_scaled(8000),
+        runtime=attempt_scaled(30),
     params:
         chromosomes=CHROMOSOMES,
         expression_format=expression_format(),

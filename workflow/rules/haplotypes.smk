@@ -18,8 +18,8 @@ rule haplotypes:
         "../envs/genomics.yaml"
     threads: 2
     resources:
-        mem_mb=cfg("haplotypes", "mem_mb", default=8000),
-        runtime=240,
+        mem_mb=attempt_scaled(cfg("haplotypes", "mem_mb", default=8000)),
+        runtime=attempt_scaled(240),
     params:
         window=haplotype_window(),
         missing=cfg("haplotypes", "missing", default="reference"),
@@ -46,8 +46,8 @@ rule export_fasta:
         "../envs/genomics.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=20,
+        mem_mb=attempt_scaled(4000),
+        runtime=attempt_scaled(20),
     params:
         individuals=cfg("haplotypes", "export_individuals", default=[]),
     script:

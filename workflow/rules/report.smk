@@ -22,8 +22,8 @@ rule report_overview:
         "../envs/report.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=attempt_scaled(2000),
+        runtime=attempt_scaled(10),
     script:
         "../scripts/report_overview.py"
 
@@ -46,8 +46,8 @@ rule report_summary:
         "../envs/report.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=attempt_scaled(2000),
+        runtime=attempt_scaled(10),
     script:
         "../scripts/report_summary.py"
 
@@ -70,8 +70,8 @@ rule report_grid:
         "../envs/report.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=attempt_scaled(2000),
+        runtime=attempt_scaled(10),
     params:
         windows=model_windows(),
     script:
@@ -125,8 +125,8 @@ rule report_figures:
         "../envs/report.yaml"
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=20,
+        mem_mb=attempt_scaled(8000),
+        runtime=attempt_scaled(20),
     params:
         names=prediction_names(),
     script:
@@ -151,8 +151,8 @@ rule report_training:
         "../envs/report.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=attempt_scaled(2000),
+        runtime=attempt_scaled(10),
     params:
         labels=list(training_logs()),
     script:
@@ -161,7 +161,7 @@ rule report_training:
 
 rule report_provenance:
     input:
-        # Last in the DAG, so that every other job's runtime file exists when it reads them.
+        # Last in the DAG, so that the runtime file of every other job of the run exists when it reads them.
         summary="results/report/summary.html",
         grid="results/report/benchmark_grid.html",
         figures="results/report/cross_gene.png",
@@ -178,10 +178,14 @@ rule report_provenance:
         "../envs/report.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=attempt_scaled(2000),
+        runtime=attempt_scaled(10),
     params:
         sources=cfg("sources", default={}),
         simulate=cfg("simulate"),
+        benchmarks=run_benchmark_patterns,
+        run_wildcards={"chrom": CHROMOSOMES, "name": prediction_names()},
+        environments=run_environments,
+        conda=used_conda(),
     script:
         "../scripts/report_provenance.py"

@@ -24,8 +24,8 @@ if DEMO:
             "../envs/genomics.yaml"
         threads: 1
         resources:
-            mem_mb=4000,
-            runtime=20,
+            mem_mb=attempt_scaled(4000),
+            runtime=attempt_scaled(20),
         params:
             simulate=config["simulate"],
             chromosomes=CHROMOSOMES,

@@ -18,8 +18,8 @@ rule train_dexter:
         "../../envs/dexter.yaml"
     threads: 2
     resources:
-        mem_mb=16000,
-        runtime=120,
+        mem_mb=attempt_scaled(16000),
+        runtime=attempt_scaled(120),
     params:
         model=dexter_params(),
         window=model_window("dexter"),
@@ -45,8 +45,8 @@ rule predict_dexter:
         "../../envs/dexter.yaml"
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=60,
+        mem_mb=attempt_scaled(8000),
+        runtime=attempt_scaled(60),
     params:
         window=model_window("dexter"),
         protocols=PROTOCOLS,

@@ -43,9 +43,10 @@ rule pretrain_dna_lm:
         "../../envs/dnabert2.yaml"
     threads: 2
     resources:
-        mem_mb=8000,
-        runtime=240,
+        mem_mb=attempt_scaled(8000),
+        runtime=attempt_scaled(240),
         gpu=1,
+        cpus_per_gpu=2,
     params:
         window=dna_lm_cfg("window", default=config["window"]["length"]),
         settings={**cfg("models", "dna_lm", default={}), "seed": config["seed"]},
@@ -68,8 +69,8 @@ rule dnabert2_tokens:
         "../../envs/dnabert2.yaml"
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=60,
+        mem_mb=attempt_scaled(8000),
+        runtime=attempt_scaled(60),
     params:
         model_dir=dnabert2_model_dir(),
         window=model_window("dnabert2"),
@@ -100,9 +101,10 @@ rule train_dnabert2:
         "../../envs/dnabert2.yaml"
     threads: 4
     resources:
-        mem_mb=32000,
-        runtime=720,
+        mem_mb=attempt_scaled(32000),
+        runtime=attempt_scaled(720),
         gpu=1,
+        cpus_per_gpu=4,
     params:
         model_dir=dnabert2_model_dir(),
         checkpoint_dir="results/models/dnabert2/{fit}/{protocol}/checkpoint",
@@ -131,8 +133,8 @@ rule dnabert2_predictions:
         "../../envs/dnabert2.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=10,
+        mem_mb=attempt_scaled(4000),
+        runtime=attempt_scaled(10),
     script:
         "../../scripts/dnabert2_predictions.py"
 
@@ -151,9 +153,10 @@ rule embed_dnabert2:
         "../../envs/dnabert2.yaml"
     threads: 4
     resources:
-        mem_mb=16000,
-        runtime=240,
+        mem_mb=attempt_scaled(16000),
+        runtime=attempt_scaled(240),
         gpu=1,
+        cpus_per_gpu=4,
     params:
         model_dir=dnabert2_model_dir(),
         pooling=dnabert2_cfg("pooling", default="cls"),
@@ -183,8 +186,8 @@ rule dnabert2_frozen:
         "../../envs/dnabert2.yaml"
     threads: 2
     resources:
-        mem_mb=16000,
-        runtime=60,
+        mem_mb=attempt_scaled(16000),
+        runtime=attempt_scaled(60),
     params:
         protocols=dnabert2_protocols(),
         alphas=dnabert2_cfg("ridge_alphas", default=[0.1, 1.0, 10.0, 100.0, 1000.0]),

@@ -23,8 +23,8 @@ rule elastic_net:
         "../../envs/models_classical.yaml"
     threads: 1
     resources:
-        mem_mb=16000,
-        runtime=720,
+        mem_mb=attempt_scaled(16000),
+        runtime=attempt_scaled(720),
     params:
         properties=elastic_net_settings,
         seed=config["seed"],
@@ -49,7 +49,7 @@ rule gather_elastic_net_weights:
         "../../envs/models_classical.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=20,
+        mem_mb=attempt_scaled(4000),
+        runtime=attempt_scaled(20),
     script:
         "../../scripts/gather_tables.py"

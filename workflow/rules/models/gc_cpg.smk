@@ -17,8 +17,8 @@ rule train_gc_cpg:
         "../../envs/models_classical.yaml"
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=60,
+        mem_mb=attempt_scaled(8000),
+        runtime=attempt_scaled(60),
     params:
         model="gc_cpg",
         properties=model_properties("gc_cpg"),
@@ -41,8 +41,8 @@ rule predict_gc_cpg:
         "../../envs/models_classical.yaml"
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=60,
+        mem_mb=attempt_scaled(8000),
+        runtime=attempt_scaled(60),
     params:
         model="gc_cpg",
         window=model_window("gc_cpg"),

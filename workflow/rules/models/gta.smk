@@ -38,9 +38,10 @@ rule train_gta:
         "../../envs/gta.yaml"
     threads: 4
     resources:
-        mem_mb=16000,
-        runtime=720,
+        mem_mb=attempt_scaled(16000),
+        runtime=attempt_scaled(720),
         gpu=1,
+        cpus_per_gpu=4,
     params:
         settings=gta_settings(),
         window=model_window("gta"),
@@ -66,9 +67,10 @@ rule predict_gta:
         "../../envs/gta.yaml"
     threads: 4
     resources:
-        mem_mb=16000,
-        runtime=240,
+        mem_mb=attempt_scaled(16000),
+        runtime=attempt_scaled(240),
         gpu=1,
+        cpus_per_gpu=4,
     params:
         settings=gta_settings(),
         protocols=lambda wildcards: gta_protocols(wildcards.name),
@@ -100,9 +102,10 @@ rule interpret_gta:
         "../../envs/gta.yaml"
     threads: 4
     resources:
-        mem_mb=16000,
-        runtime=240,
+        mem_mb=attempt_scaled(16000),
+        runtime=attempt_scaled(240),
         gpu=1,
+        cpus_per_gpu=4,
     params:
         settings=gta_settings(),
         window=model_window("gta"),

@@ -17,8 +17,8 @@ rule train_kmer_ridge:
         "../../envs/models_classical.yaml"
     threads: 1
     resources:
-        mem_mb=16000,
-        runtime=120,
+        mem_mb=attempt_scaled(16000),
+        runtime=attempt_scaled(120),
     params:
         model="kmer_ridge",
         properties=model_properties("kmer_ridge"),
@@ -41,8 +41,8 @@ rule predict_kmer_ridge:
         "../../envs/models_classical.yaml"
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=60,
+        mem_mb=attempt_scaled(8000),
+        runtime=attempt_scaled(60),
     params:
         model="kmer_ridge",
         window=model_window("kmer_ridge"),

@@ -37,6 +37,9 @@ WEIGHTS_NAME = "model.safetensors"
 LEGACY_WEIGHTS_NAME = "pytorch_model.bin"
 TOKENIZER_NAME = "tokenizer.json"
 SPECIAL_TOKENS = ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"]
+PAD_ID = SPECIAL_TOKENS.index("[PAD]")  # 3 in DNABERT-2's tokenizer.json
+# The MLM decoder weight is the word-embedding matrix (tied, as in BERT): checkpoints may store it under either name.
+TIED_WEIGHTS = ("bert.embeddings.word_embeddings.weight", "cls.predictions.decoder.weight")
 
 
 class ModelDirectoryError(FileNotFoundError):
@@ -72,7 +75,9 @@ class DNABERT2Config:
     type_vocab_size: int = 2
     initializer_range: float = 0.02
     layer_norm_eps: float = 1e-12
-    pad_token_id: int = 0
+    # [PAD] of the tokenizer: the embedding row that gets no gradient. DNABERT-2's config.json does not set it, and
+    # BertConfig's default (0) is [UNK], which the N runs of real windows use.
+    pad_token_id: int = PAD_ID
     alibi_starting_size: int = 512
     classifier_dropout: float | None = None
     position_embedding_type: str = "absolute"
@@ -302,7 +307,8 @@ class DNABERT2PreTrainedModel(nn.Module):
     def from_pretrained(cls, directory: str | os.PathLike, **kwargs) -> DNABERT2PreTrainedModel:
         config = DNABERT2Config.from_pretrained(directory)
         model = cls(config, **kwargs)
-        model.load_public_state_dict(cls._map_names(model, read_weights(directory)), str(directory))
+        state = restore_tied_weights(read_weights(directory))
+        model.load_public_state_dict(cls._map_names(model, state), str(directory))
         return model
 
     @classmethod
@@ -314,6 +320,17 @@ class DNABERT2PreTrainedModel(nn.Module):
         self.config.save_pretrained(directory)
         with atomic_path(Path(directory) / WEIGHTS_NAME) as tmp:  # atomic, and readable as the umask says
             save_file(self.public_state_dict(), str(tmp), metadata={"format": "pt"})
+
+
+def restore_tied_weights(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Both names of the tied embedding/decoder weight: safetensors conversions keep only one of them (either)."""
+    embedding, decoder = TIED_WEIGHTS
+    state = dict(state)
+    if embedding not in state and decoder in state:
+        state[embedding] = state[decoder]
+    elif decoder not in state and embedding in state:
+        state[decoder] = state[embedding]
+    return state
 
 
 def read_weights(directory: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -393,13 +410,6 @@ class DNABERT2ForMaskedLM(DNABERT2PreTrainedModel):
         logits = self.cls.predictions(hidden[where])
         return F.cross_entropy(logits.float(), labels[where]), logits
 
-    @classmethod
-    def _map_names(cls, model, state):
-        state = dict(state)
-        # The decoder weight is tied to the word embeddings; safetensors conversions drop one of the two copies.
-        state.setdefault("cls.predictions.decoder.weight", state.get("bert.embeddings.word_embeddings.weight"))
-        return {k: v for k, v in state.items() if v is not None}
-
     def public_state_dict(self) -> dict[str, torch.Tensor]:
         # safetensors refuses shared storage: write the tied decoder weight as its own copy (as pytorch_model.bin has it)
         return {k: v.detach().clone().contiguous() for k, v in self.state_dict().items()}
@@ -459,16 +469,29 @@ def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> to
     return (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
 
 
+def remote_code_config(directory: str | os.PathLike, pad_token_id: int):
+    """The config handed to the checkpoint's code: transformers' BertConfig read from config.json (auto_map and
+    alibi_starting_size kept), as DNABERT-2's own example does for transformers > 4.28, with `pad_token_id` set:
+    the checkpoint's config class, which AutoModel loads otherwise, lacks it under the pinned transformers."""
+    from transformers import BertConfig
+
+    config = BertConfig.from_pretrained(str(directory))
+    config.pad_token_id = pad_token_id
+    return config
+
+
 class RemoteCodeEncoder(nn.Module):
     """Opt-in (`trust_remote_code: true`): the checkpoint's own code via transformers AutoModel, behind the same
-    interface as DNABERT2Model (ids, mask -> hidden states). Untested here: needs the hub files and their code."""
+    interface as DNABERT2Model (ids, mask -> hidden states). Tested on a toy checkpoint with remote code; the real
+    DNABERT-2 code needs the hub files."""
 
     def __init__(self, directory: str | os.PathLike):
         super().__init__()
         from transformers import AutoModel
 
-        self.model = AutoModel.from_pretrained(str(directory), trust_remote_code=True)
         self.config = DNABERT2Config.from_pretrained(directory)
+        self.model = AutoModel.from_pretrained(str(directory), trust_remote_code=True,
+                                               config=remote_code_config(directory, self.config.pad_token_id))
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         out = self.model(input_ids, attention_mask=attention_mask)

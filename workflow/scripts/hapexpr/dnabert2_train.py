@@ -181,7 +181,7 @@ def pretrain_dna_lm(sequences: list[str], out_dir: str | os.PathLike, s: Pretrai
     config = DNABERT2Config(vocab_size=tok.vocab_size, hidden_size=s.hidden_size,
                             num_hidden_layers=s.num_hidden_layers, num_attention_heads=s.num_attention_heads,
                             intermediate_size=s.intermediate_size, max_position_embeddings=s.max_tokens,
-                            alibi_starting_size=s.max_tokens, pad_token_id=0)
+                            alibi_starting_size=s.max_tokens, pad_token_id=tok.pad_id)
     device = pick_device(s.device)
     amp = autocast_dtype(device, s.precision)
     model = DNABERT2ForMaskedLM(config).to(device)

@@ -22,6 +22,7 @@ import json
 import logging
 import math
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -712,6 +713,9 @@ def fit(model: GTAModel, train: Examples, valid: Examples | None, settings: GTAS
         log.info("resumed from %s at step %d", path, step)
     weights = torch.as_tensor(train.weight / train.weight.sum(), dtype=torch.float64)
     y = torch.as_tensor((train.y - mean) / std, dtype=torch.float32)
+    log.info("training %d steps of batch %d from step %d; progress every %d steps", settings.steps,
+             settings.batch_size, step, settings.checkpoint_every)
+    started = time.monotonic()
     while step < settings.steps:
         model.train()
         idx = torch.multinomial(weights, settings.batch_size, replacement=True, generator=generator).tolist()
@@ -728,7 +732,8 @@ def fit(model: GTAModel, train: Examples, valid: Examples | None, settings: GTAS
         if step % settings.checkpoint_every == 0 or last:
             _calibrate(model, train, settings)
             record["valid_loss"] = _valid_loss(model, valid, settings)
-            log.info("step %d loss %.4f valid %.4f", step, record["loss"], record["valid_loss"])
+            log.info("step %d/%d loss %.4f valid %.4f (%.0f s)", step, settings.steps, record["loss"],
+                     record["valid_loss"], time.monotonic() - started)
         history.append(record)
         if path is not None and (step % settings.checkpoint_every == 0 or last):
             _save_checkpoint(path, model, optimizer, scheduler, generator, step, history, fingerprint)

@@ -7,7 +7,7 @@ import html
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import matplotlib
 
@@ -225,14 +225,75 @@ def package_versions(names: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["package", "version"])
 
 
-def runtime_table(paths: list[str]) -> pd.DataFrame:
-    """Wall time and peak memory of every rule job, from Snakemake's `benchmark:` files."""
+def run_benchmark_files(patterns: Mapping[str, str], allowed: Mapping[str, Collection[str]]) -> dict[str, str]:
+    """{benchmark file: rule} of this run's jobs: the files on disk matching the `benchmark:` pattern of each rule
+    of the run (`patterns`: rule -> pattern with {wildcards}) whose wildcard values are among `allowed` (e.g. chrom:
+    this config's chromosomes), so that files left by disabled models or other configs stay out."""
+    import glob
+    import re
+
+    found = {}
+    for rule, pattern in patterns.items():
+        names = re.findall(r"{(\w+)(?:,[^}]*)?}", pattern)
+        regex = re.compile("^" + re.sub(r"\\{(\w+)(?:,[^}]*)?\\}", r"(?P<\1>[^/]+)", re.escape(pattern)) + "$") \
+            if names else None
+        for path in sorted(glob.glob(re.sub(r"{[^}]*}", "*", pattern))):
+            match = regex.match(path) if regex else None
+            if names and (match is None or any(name in allowed and match.group(name) not in allowed[name]
+                                               for name in set(names))):
+                continue
+            found[path] = rule
+    return found
+
+
+def requested_resources(bench: pd.DataFrame) -> dict:
+    """Threads, mem_mb, runtime (min) and GPUs the job asked for, from an extended benchmark file
+    (`benchmark-extended: true`, set by both profiles); empty for a plain one."""
+    import ast
+
+    if "resources" not in bench or "threads" not in bench:
+        return {}
+    resources = ast.literal_eval(str(bench["resources"].iloc[-1]))
+    return {"threads": int(bench["threads"].iloc[-1]), "mem_mb": resources.get("mem_mb"),
+            "runtime_min": resources.get("runtime"), "gpu": resources.get("gpu", 0)}
+
+
+RUNTIME_COLUMNS = ["job", "rule", "wall_s", "max_rss_mb", "threads", "mem_mb", "runtime_min", "gpu"]
+
+
+def runtime_table(files: Mapping[str, str]) -> pd.DataFrame:
+    """Used (wall time, peak memory) beside requested (threads, mem_mb, runtime, GPUs) resources of each job,
+    from its `benchmark:` file ({path: rule})."""
     rows = []
-    for path in paths:
+    for path, rule in files.items():
         bench = pd.read_csv(path, sep="\t")
         job = os.path.relpath(path, "results/runtime").removesuffix(".tsv")
-        rows.append({"job": job, "wall_s": float(bench["s"].median()), "max_rss_mb": float(bench["max_rss"].median())})
-    return pd.DataFrame(rows, columns=["job", "wall_s", "max_rss_mb"]).sort_values("wall_s", ascending=False)
+        rows.append({"job": job, "rule": rule, "wall_s": float(bench["s"].median()),
+                     "max_rss_mb": float(bench["max_rss"].median()), **requested_resources(bench)})
+    return pd.DataFrame(rows, columns=RUNTIME_COLUMNS).sort_values("wall_s", ascending=False)
+
+
+def environment_versions(environments: Mapping[str, Mapping[str, object]], conda: bool) -> pd.DataFrame:
+    """Package versions of each environment that ran a job of the run.
+
+    With `--sdm conda`, each rule ran in its env from workflow/envs/, whose versions are pinned there: the table
+    lists each env's pins and its rules (`environments`: env file name -> {"rules": [...], "dependencies": [...]}).
+    Without it, every job ran in the Python environment Snakemake runs in, this one: its installed versions.
+    """
+    import platform
+
+    if not conda:
+        versions = pd.concat([package_versions(PACKAGES),
+                              pd.DataFrame([("python", platform.python_version())], columns=["package", "version"])])
+        return versions.assign(environment="Snakemake's own (no --sdm conda)", rules="every rule")[
+            ["environment", "rules", "package", "version"]]
+    rows = []
+    for env, spec in sorted(environments.items()):
+        for dep in spec["dependencies"]:
+            for entry in (dep.get("pip", []) if isinstance(dep, dict) else [dep]):
+                name, _, version = str(entry).replace("==", "=").replace(" ", "").partition("=")
+                rows.append((env, ", ".join(sorted(spec["rules"])), name, version.split("=")[0] or "unpinned"))
+    return pd.DataFrame(rows, columns=["environment", "rules", "package", "version"])
 
 
 def sources_table(sources: Mapping[str, object], checksum_files: list[str]) -> pd.DataFrame:
@@ -491,10 +552,10 @@ PACKAGES = ["snakemake", "snakemake-executor-plugin-slurm", "pandas", "numpy", "
 
 
 def provenance_page(sources: Mapping[str, object], simulate: Mapping[str, object] | None,
-                    checksum_files: list[str], runtime_files: list[str]) -> str:
-    """Inputs (URLs and checksums, or the simulation settings), package versions, runtime and memory per job."""
-    import platform
-
+                    checksum_files: list[str], runtime_files: Mapping[str, str],
+                    environments: Mapping[str, Mapping[str, object]], conda: bool) -> str:
+    """Inputs (URLs and checksums, or the simulation settings), package versions of each environment that ran a
+    job, and used beside requested resources of each job of the run ({benchmark file: rule})."""
     parts = []
     inputs = sources_table(sources, checksum_files) if sources else pd.DataFrame(
         [("simulated demo", json.dumps(simulate), "")], columns=["input", "url", "checksum"])
@@ -502,13 +563,16 @@ def provenance_page(sources: Mapping[str, object], simulate: Mapping[str, object
         inputs = pd.concat([inputs, sources_table({}, checksum_files)], ignore_index=True)
     parts.append(html_table(inputs, "Inputs", "Every input with its URL and checksum (configured, or the sha256 "
                             "recorded at download)."))
-    versions = pd.concat([package_versions(PACKAGES),
-                          pd.DataFrame([("python", platform.python_version())], columns=["package", "version"])])
-    parts.append(html_table(versions, "Versions", "Package versions of the environment that ran the report."))
+    where = ("each rule's conda env (--sdm conda): the versions pinned in workflow/envs/" if conda else
+             "the Python environment Snakemake ran in (no --sdm conda): the versions installed there")
+    parts.append(html_table(environment_versions(environments, conda), "Versions",
+                            f"Package versions of the environments that ran this run's jobs: {where}."))
     runtimes = runtime_table(runtime_files)
     total = runtimes["wall_s"].sum()
-    parts.append(html_table(runtimes, "Runtime", f"Wall time and peak memory (max RSS) of every job, from its "
-                            f"benchmark file; {len(runtimes)} jobs, {total / 60:.1f} min of wall time in all."))
+    parts.append(html_table(runtimes, "Runtime", f"This run's jobs only ({len(runtimes)}, {total / 60:.1f} min of "
+                            "wall time in all): wall time and peak memory (max RSS) used, beside the threads, "
+                            "memory (MB), runtime (min) and GPUs requested (empty where the benchmark file is not "
+                            "extended: both profiles set benchmark-extended), from each job's benchmark file."))
     bodies = [p[p.index("<body>") + 6: p.index("</body>")] for p in parts]
     head = parts[0][: parts[0].index("<body>") + 6]
     return head + "".join(f"<h3>{t}</h3>{b}" for t, b in zip(["Inputs", "Versions", "Runtime"], bodies)) + \
