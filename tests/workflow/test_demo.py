@@ -7,9 +7,7 @@ on the same working directory.
 import pandas as pd
 import pysam
 import pytest
-from conftest import ROOT, run_snakemake
-
-DEMO_ARGS = ("--profile", str(ROOT / "profiles" / "default"), "--configfile", str(ROOT / "config" / "demo.yaml"))
+from conftest import DEMO_ARGS, run_snakemake
 
 pytestmark = pytest.mark.slow
 
