@@ -20,6 +20,7 @@ include: "workflow/rules/models/elastic_net.smk"
 include: "workflow/rules/models/dexter.smk"
 include: "workflow/rules/models/dnabert2.smk"
 include: "workflow/rules/models/gta.smk"
+include: "workflow/rules/models/cnn.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 

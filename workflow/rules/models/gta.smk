@@ -26,7 +26,7 @@ rule train_gta:
         unpack(gta_inputs),
     output:
         weights="results/models/gta/{name}/{protocol}/model.safetensors",
-        history="results/models/gta/{name}/{protocol}/history.tsv",
+        log="results/models/gta/{name}/{protocol}/training_log.tsv",
     log:
         "logs/train_gta/{name}/{protocol}.log",
     benchmark:
@@ -45,6 +45,7 @@ rule train_gta:
         settings=gta_settings(),
         window=config["window"]["length"],
         seed=config["seed"],
+        allow_cpu=allow_cpu(),
         outdir=lambda wildcards, output: gta_model_dir(output.weights),
     script:
         "../../scripts/train_gta.py"
@@ -74,6 +75,7 @@ rule predict_gta:
         protocols=lambda wildcards: gta_protocols(wildcards.name),
         window=config["window"]["length"],
         seed=config["seed"],
+        allow_cpu=allow_cpu(),
         model_dir=lambda wildcards, input: gta_model_dir(input.weights[0]),
     script:
         "../../scripts/predict_gta.py"
@@ -107,6 +109,7 @@ rule interpret_gta:
         settings=gta_settings(),
         window=config["window"]["length"],
         seed=config["seed"],
+        allow_cpu=allow_cpu(),
         bin_bp=cfg("models", "gta", "attribution_bin_bp", default=None),
         model_dir=lambda wildcards, input: gta_model_dir(input.weights),
     script:
