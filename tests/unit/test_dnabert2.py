@@ -510,3 +510,15 @@ def test_bf16_autocast_runs_on_cpu(tokenizer, tmp_path):
     emb = embed(model.bert, train.tokens[:3], 128, "mean", {"cls": 1, "sep": 2, "pad": 3}, device="cpu",
                 precision="bf16")
     assert emb.dtype == np.float32 and np.isfinite(emb).all()
+
+
+def test_pretraining_sees_only_the_training_genes_by_default():
+    from hapexpr.dnabert2_train import pretraining_genes
+
+    genes = pd.DataFrame({"gene_id": ["a", "b", "c", "d"], "split": ["train", "valid", "test", "train"]})
+    assert pretraining_genes(genes, "train")["gene_id"].tolist() == ["a", "d"]
+    assert pretraining_genes(genes, "all")["gene_id"].tolist() == ["a", "b", "c", "d"]
+    with pytest.raises(ValueError, match="no gene of split train"):
+        pretraining_genes(genes.assign(split="test"), "train")
+    with pytest.raises(ValueError, match="pretrain_genes"):
+        pretraining_genes(genes, "test")

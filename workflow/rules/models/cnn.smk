@@ -6,7 +6,7 @@ rule train_cnn:
     output:
         config="results/models/cnn/{protocol}/config.json",
         weights="results/models/cnn/{protocol}/model.safetensors",
-        log="results/models/cnn/{protocol}/training_log.tsv",
+        training_log="results/models/cnn/{protocol}/training_log.tsv",
     log:
         "logs/train_cnn/{protocol}.log",
     benchmark:

@@ -26,7 +26,7 @@ rule train_gta:
         unpack(gta_inputs),
     output:
         weights="results/models/gta/{name}/{protocol}/model.safetensors",
-        log="results/models/gta/{name}/{protocol}/training_log.tsv",
+        training_log="results/models/gta/{name}/{protocol}/training_log.tsv",
     log:
         "logs/train_gta/{name}/{protocol}.log",
     benchmark:

@@ -44,6 +44,13 @@ class CNNSettings(TrainerSettings):
     head_hidden: int = 128
     dropout: float = 0.1
     lr: float = 1e-3
+    schedule: str = "cosine"
+    warmup_steps: int = 100
+    steps: int = 2000
+    batch_size: int = 32
+    eval_every: int = 100
+    checkpoint_every: int = 200
+    valid_max: int | None = 512
     predict_batch_size: int = 64
 
     NOT_FINGERPRINTED = TrainerSettings.NOT_FINGERPRINTED | {"predict_batch_size"}

@@ -86,6 +86,8 @@ class GTASettings(TrainerSettings):
     max_prompt_tokens: int = 96
     prompt_fields: tuple = ("gene_name", "biotype", "annotation")  # what the prompt says (PROMPT_FIELDS)
     lr: float = 3e-4
+    schedule: str = "cosine"
+    warmup_steps: int = 200
     steps: int = 2000
     eval_every: int = 200
     checkpoint_every: int = 200
