@@ -109,6 +109,9 @@ def test_without_validation_the_last_weights_are_kept():
     weights = {}
     train(task, t, None, settings(steps=5), on_step=lambda step, m, o: weights.update({step: m[1].weight.clone()}))
     assert torch.equal(task.model[1].weight, weights[5])
+    empty = Targets(np.zeros(0), np.zeros(0), np.zeros(0, dtype=str))  # e.g. valid_chromosomes: []
+    history = train(LinearTask(x), t, empty, settings(steps=5))
+    assert history["valid_loss"].isna().all() and history["step"].max() == 5
 
 
 class Killed(Exception):
