@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from hapexpr.dnabert2 import DNABERT2Config, DNABERT2ForRegression  # noqa: E402
-from hapexpr.dnabert2_train import autocast_dtype, pick_device  # noqa: E402
+from hapexpr.training import autocast_dtype, pick_device  # noqa: E402
 
 CONFIGS = {
     "117m": dict(vocab_size=4096, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,

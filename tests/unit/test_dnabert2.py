@@ -39,7 +39,6 @@ from hapexpr.dnabert2_train import (
     pretrain_dna_lm,
     protocol_examples,
     protocol_predictions,
-    subsample,
     tokenize_store,
     tokenize_windows,
 )
@@ -298,7 +297,7 @@ def small_model(tokenizer, seed=0):
 
 
 def settings(**kw):
-    base = dict(lr=3e-3, warmup_steps=2, max_steps=8, batch_size=4, accumulation=2, eval_every=3,
+    base = dict(lr=3e-3, warmup_steps=2, steps=8, batch_size=4, accumulation=2, eval_every=3,
                 checkpoint_every=4, patience=100, max_tokens=128, device="cpu", eval_batch_size=16, seed=3)
     return FinetuneSettings(**(base | kw))
 
@@ -306,7 +305,7 @@ def settings(**kw):
 def test_training_lowers_the_loss(tokenizer):
     train = gc_task(tokenizer)
     model = small_model(tokenizer)
-    s = settings(max_steps=30, accumulation=1, checkpoint_every=0)
+    s = settings(steps=30, accumulation=1, checkpoint_every=0)
     mean, std = train.y.mean(), train.y.std()
     before = np.mean(((predict(model.eval(), train.tokens, s, standardised=True)) - (train.y - mean) / std) ** 2)
     model, hist = finetune(model, train, None, s)
@@ -360,18 +359,18 @@ def test_changed_settings_do_not_resume(tokenizer, tmp_path):
         finetune(small_model(tokenizer), train, None, settings(), tmp_path / "c",
                  on_step=lambda step, m, o: (_ for _ in ()).throw(Killed) if step == 5 else None)
     steps = []
-    finetune(small_model(tokenizer), train, None, settings(lr=1e-3, max_steps=2), tmp_path / "c",
+    finetune(small_model(tokenizer), train, None, settings(lr=1e-3, steps=2), tmp_path / "c",
              on_step=lambda step, m, o: steps.append(step))
     assert steps[0] == 1
 
 
 def test_optimizer_state_is_restored_exactly(tokenizer, tmp_path):
     train = gc_task(tokenizer, seed=1)
-    s = settings(max_steps=4, checkpoint_every=4)
+    s = settings(steps=4, checkpoint_every=4)
     ref = {}
     finetune(small_model(tokenizer), train, None, s, tmp_path / "d",
              on_step=lambda step, m, o: ref.update(o.state_dict()["state"]) if step == 4 else None)
-    from hapexpr.dnabert2_train import Checkpoint
+    from hapexpr.training import Checkpoint
 
     _, _, saved = Checkpoint(tmp_path / "d").load()
     assert saved["step"] == 4
@@ -491,15 +490,29 @@ def test_download_skips_a_local_directory_and_explains_failures(tmp_path, monkey
         fetch_model("zhihan1996/DNABERT-2-117M", "b5ae377faa374ee160eec1c27b8494436cc94451", tmp_path / "m")
 
 
-def test_validation_subset_is_seeded_and_keeps_weights():
-    keys = pd.DataFrame({"gene_id": [f"g{i}" for i in range(50)], "hap_id": 0})
-    ex = Examples(keys, [np.array([i]) for i in range(50)], np.arange(50.0), np.arange(50.0) + 1)
-    a, b = subsample(ex, 10, seed=3), subsample(ex, 10, seed=3)
-    assert len(a) == 10 and a.keys.equals(b.keys) and not a.keys.equals(subsample(ex, 10, seed=4).keys)
-    rows = a.keys["gene_id"].str[1:].astype(int).to_numpy()
-    assert np.array_equal(a.y, rows) and np.array_equal(a.w, rows + 1)
-    assert [int(t[0]) for t in a.tokens] == list(rows)
-    assert subsample(ex, None, 0) is ex and subsample(ex, 50, 0) is ex
+def test_bf16_autocast_runs_on_cpu(tokenizer, tmp_path):
+    """The GPU's bf16 autocast path on the CPU, so that dtype errors surface without a GPU."""
+    train, valid = gc_task(tokenizer, seed=1), gc_task(tokenizer, n=16, seed=2)
+    s = settings(precision="bf16", steps=4, objective="centred")
+    model, history = finetune(small_model(tokenizer), train, valid, s, tmp_path / "bf16")
+    assert np.isfinite(history["train_loss"]).all() and np.isfinite(history["valid_loss"].dropna()).all()
+    pred = predict(model, train.tokens, s)
+    assert pred.dtype == np.float64 and np.isfinite(pred).all()
+    emb = embed(model.bert, train.tokens[:3], 128, "mean", {"cls": 1, "sep": 2, "pad": 3}, device="cpu",
+                precision="bf16")
+    assert emb.dtype == np.float32 and np.isfinite(emb).all()
+
+
+def test_pretraining_sees_only_the_training_genes_by_default():
+    from hapexpr.dnabert2_train import pretraining_genes
+
+    genes = pd.DataFrame({"gene_id": ["a", "b", "c", "d"], "split": ["train", "valid", "test", "train"]})
+    assert pretraining_genes(genes, "train")["gene_id"].tolist() == ["a", "d"]
+    assert pretraining_genes(genes, "all")["gene_id"].tolist() == ["a", "b", "c", "d"]
+    with pytest.raises(ValueError, match="no gene of split train"):
+        pretraining_genes(genes.assign(split="test"), "train")
+    with pytest.raises(ValueError, match="pretrain_genes"):
+        pretraining_genes(genes, "test")
 
 
 # ---------------------------------------------------------------------------------------------------------------

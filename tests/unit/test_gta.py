@@ -1,6 +1,7 @@
 """GTA: alignment to a frozen LLM (the real SmolLM2-135M, loaded once per session), prompts, training, resume,
 predictions in the shared contract, and attribution by distance to the TSS."""
 
+import dataclasses
 import os
 import re
 from pathlib import Path
@@ -35,7 +36,7 @@ def llm_dir(tmp_path_factory):
 def settings(**kw) -> gta.GTASettings:
     base = dict(segment_length=256, encoder_channels=16, encoder_dim=32, n_prototypes=32, align_heads=2,
                 align_key_dim=16, llm_layers=2, head_hidden=16, max_prompt_tokens=24, lr=3e-3, steps=6,
-                batch_size=4, checkpoint_every=3, predict_batch_size=16, seed=3)
+                warmup_steps=1, batch_size=4, eval_every=3, checkpoint_every=3, predict_batch_size=16, seed=3)
     base.update(kw)
     return gta.GTASettings(**base)
 
@@ -106,7 +107,7 @@ def test_a_few_steps_lower_the_loss(llm_dir, caplog):
     assert history["step"].tolist() == list(range(1, 31))
     # progress a person can follow in the log: the total step count, then step/total and elapsed seconds
     assert "training 30 steps of batch 8 from step 0" in caplog.text
-    assert re.search(r"step 30/30 loss \S+ valid nan \(\d+ s\)", caplog.text), caplog.text
+    assert re.search(r"step 30/30\s+train \S+\s+\(\d+ s\)", caplog.text), caplog.text
 
 
 def test_resume_continues_exactly(llm_dir, tmp_path):
@@ -120,7 +121,7 @@ def test_resume_continues_exactly(llm_dir, tmp_path):
     class Killed(Exception):
         pass
 
-    def kill_at_4(step, loss):
+    def kill_at_4(step, model, optimizer):
         if step == 4:  # after the checkpoint of step 3: step 4 is lost, as in a job killed mid-way
             raise Killed
 
@@ -129,15 +130,15 @@ def test_resume_continues_exactly(llm_dir, tmp_path):
     torch.manual_seed(12345)  # a new job starts with other global RNG state
     resumed_model = gta.build_model(s, llm, tok, W)
     resumed = gta.fit(resumed_model, ex, ex, s, tmp_path / "b")
-    assert resumed["step"].tolist() == [1, 2, 3, 4, 5, 6]
-    assert resumed["loss"].tolist() == full["loss"].tolist()
-    ref_state = torch.load(tmp_path / "a" / gta.CHECKPOINT, weights_only=True)["model"]
-    for k, v in resumed_model.trainable_state().items():
-        assert torch.equal(v, ref_state[k]), k
+    assert resumed["step"].tolist() == [1, 2, 3, 4, 5, 6] and resumed["step"].dtype == np.int64
+    pd.testing.assert_frame_equal(resumed, full)
+    from safetensors.torch import load_file
 
-    other = settings(steps=6, checkpoint_every=3, dropout=0.2, lr=1e-4)
-    with pytest.raises(gta.GTAError, match="delete it"):
-        gta.fit(gta.build_model(other, llm, tok, W), ex, ex, other, tmp_path / "b")
+    ref_state = load_file(str(tmp_path / "a" / "model.safetensors"))  # the last step's weights
+    best = load_file(str(tmp_path / "a" / "best.safetensors"))
+    for k, v in resumed_model.trainable_state().items():
+        assert torch.equal(v, best[k]), k  # the model keeps the best weights by validation loss
+    assert set(ref_state) == set(best)
 
 
 def test_random_lm_has_the_same_shape_and_other_weights(llm_dir):
@@ -182,7 +183,7 @@ def test_prompt_tokens_are_cut_before_the_sequence_marker(llm_dir):
                            "tss": 5, "strand": "+"}])
     marker = tok(gta.SEQUENCE_MARKER, add_special_tokens=False)["input_ids"]
     full = gta.variant_prompts("full", genes, None, tok, settings(max_prompt_tokens=500))["ENSG1"]
-    assert tok.decode(full).startswith("Gene ABC1 (ENSG1), lncRNA") and full[-len(marker):] == marker
+    assert tok.decode(full).startswith("Gene ABC1, lncRNA.") and full[-len(marker):] == marker
     cut = gta.variant_prompts("full", genes, None, tok, settings(max_prompt_tokens=8))["ENSG1"]
     assert len(cut) == 8 and cut[-len(marker):] == marker and cut[:8 - len(marker)] == full[:8 - len(marker)]
     assert gta.variant_prompts("no_prompt", genes, None, tok, settings())["ENSG1"] == []
@@ -325,7 +326,7 @@ def test_train_and_predict_write_the_contract(llm_dir, tmp_path, name):
     gta.train_gta(name, *inputs, windows, hapmap, str(llm_dir), s, W, str(tmp_path / "model"))
     for protocol in gta.PROTOCOLS:
         assert (tmp_path / "model" / protocol / "model.safetensors").is_file()
-        assert pd.read_csv(tmp_path / "model" / protocol / "history.tsv", sep="\t")["step"].tolist() == [1, 2]
+        assert pd.read_csv(tmp_path / "model" / protocol / "training_log.tsv", sep="\t")["step"].tolist() == [1, 2]
     pred = gta.predict_gta(name, *inputs, windows, hapmap, str(llm_dir), s, W, str(tmp_path / "model"))
     assert list(pred.columns) == gta.PREDICTION_COLUMNS
     cg = pred[pred["protocol"] == "cross_gene"]
@@ -364,7 +365,7 @@ def test_training_with_an_empty_validation_split(llm_dir, tmp_path):
     gta.train_gta("gta", *inputs, windows, hapmap, str(llm_dir), settings(steps=1, checkpoint_every=1, llm_layers=1),
                   W, str(tmp_path / "model"))
     for protocol in gta.PROTOCOLS:
-        history = pd.read_csv(tmp_path / "model" / protocol / "history.tsv", sep="\t")
+        history = pd.read_csv(tmp_path / "model" / protocol / "training_log.tsv", sep="\t")
         assert history["valid_loss"].isna().all() and (tmp_path / "model" / protocol / "model.safetensors").is_file()
 
 
@@ -384,7 +385,16 @@ def test_settings_come_from_the_config_section():
     s = gta.GTASettings.from_config({"enabled": True, "llm": "smollm2", "variants": [], "steps": 7,
                                      "encoder_path": None, "segment_length": 128}, seed=11)
     assert (s.steps, s.segment_length, s.seed) == (7, 128, 11)
-    assert s.fingerprint() != gta.GTASettings.from_config({"steps": 8, "segment_length": 128}, seed=11).fingerprint()
+    from hapexpr.training import Targets, fingerprint
+
+    t = Targets([1.0], [1.0], ["G"])
+    assert fingerprint(s, t) != fingerprint(gta.GTASettings.from_config({"steps": 8, "segment_length": 128},
+                                                                        seed=11), t)
+    assert fingerprint(s, t) == fingerprint(gta.GTASettings.from_config({"steps": 7, "segment_length": 128,
+                                                                         "predict_batch_size": 3}, seed=11), t)
+    assert s.prompt_fields == ("gene_name", "biotype", "annotation")
+    with pytest.raises(gta.GTAError, match="prompt_fields"):
+        gta.GTASettings(prompt_fields=["gene_name", "exon_count"])
     with pytest.raises(gta.GTAError, match="encoder_path"):
         gta.GTASettings(encoder="dnabert2")
     with pytest.raises(gta.GTAError, match="pooling"):
@@ -407,3 +417,45 @@ def test_windows_come_from_a_hand_written_haplotype_store(tmp_path):
     ref_only, _ = gta.load_haplotypes([str(tmp_path / "chr1.sequences.parquet")], [], genes, 60,
                                       reference_only=True)
     assert ref_only["hap_id"].tolist() == [0]
+
+
+def test_prompt_leaves_out_the_location_by_default():
+    genes = pd.DataFrame([{"gene_id": "ENSG1", "gene_name": "ABC1", "biotype": "protein_coding", "chrom": "chr2",
+                           "tss": 999, "strand": "-"}])
+    annotation = pd.DataFrame({"description": ["a transporter"]}, index=pd.Index(["ENSG1"], name="gene_id"))
+    text = gta.gene_prompts(genes, annotation, gta.GTASettings().prompt_fields)["ENSG1"]
+    assert text == "Gene ABC1, protein coding. Description: a transporter."
+    located = gta.gene_prompts(genes, None, ["gene_id", "chrom", "position"])["ENSG1"]
+    assert located == "Gene ENSG1, on chromosome chr2 at 1,000."
+
+
+def test_prompt_only_prediction_does_not_depend_on_the_dna(llm_dir):
+    llm, tok = gta.load_llm(llm_dir, layers=2, device=torch.device("cpu"))
+    s = settings(steps=4, eval_every=2)
+    model = gta.build_model(s, llm, tok, W, use_dna=False)
+    assert not any(k.startswith(("encoder.", "align.")) for k in model.trainable_state())
+    prompts = [tok("Gene A, lncRNA. DNA:")["input_ids"], tok("Gene B, protein coding. DNA:")["input_ids"]]
+    windows = random_windows(8, seed=4)
+    ex = gta.Examples(windows, prompts * 4, gc(windows), genes=["A", "B"] * 4)
+    gta.fit(model, ex, ex, s)
+    a = model.predict(random_windows(2, seed=5), prompts)
+    b = model.predict(["N" * W, random_windows(1, seed=6)[0]], prompts)
+    np.testing.assert_array_equal(a, b)
+    assert a[0] != a[1]
+    full = gta.build_model(s, llm, tok, W)  # the full model does read the DNA
+    assert not np.array_equal(full.predict(random_windows(2, seed=5), prompts), full.predict(["N" * W] * 2, prompts))
+    assert gta.uses_dna("gta") and not gta.uses_dna("gta_prompt_only")
+
+
+def test_bf16_autocast_runs_on_cpu(llm_dir, tmp_path):
+    """The GPU's bf16 path (LLM weights in bf16, autocast) on the CPU, so that dtype errors surface without a GPU."""
+    llm, tok = gta.load_llm(llm_dir, layers=1, device=torch.device("cpu"), precision="bf16")
+    assert llm.get_input_embeddings().weight.dtype == torch.bfloat16
+    s = settings(steps=3, eval_every=3, precision="bf16", device="cpu")
+    windows = random_windows(8, seed=8)
+    ex = gta.Examples(windows, [tok("Gene Z.")["input_ids"]] * 8, gc(windows), genes=list("AABBCCDD"))
+    model = gta.build_model(s, llm, tok, W)
+    history = gta.fit(model, ex, ex, dataclasses.replace(s, objective="pairwise"), tmp_path / "ckpt")
+    assert np.isfinite(history["train_loss"]).all() and np.isfinite(history["valid_loss"].iloc[-1])
+    pred = model.predict(windows, ex.prompts)
+    assert pred.dtype == np.float64 and np.isfinite(pred).all()

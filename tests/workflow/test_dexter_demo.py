@@ -17,7 +17,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT, run_snakemake
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from scipy.stats import spearmanr
 
-from conftest import ROOT, run_snakemake
+from conftest import ROOT
 
 CHROMOSOMES = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())["chromosomes"]
 

@@ -16,7 +16,6 @@ Margins stated here:
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT, run_snakemake
 
 pytestmark = pytest.mark.slow
 

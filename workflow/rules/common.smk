@@ -21,6 +21,7 @@ LIBRARY_FILES = [
     "__init__.py",
     "dexter.py",
     "dnabert2.py",
+    "cnn.py",
     "dnabert2_train.py",
     "download.py",
     "elastic_net.py",
@@ -37,6 +38,7 @@ LIBRARY_FILES = [
     "reference.py",
     "report.py",
     "simulate.py",
+    "training.py",
     "variants.py",
 ]
 
@@ -391,7 +393,7 @@ def dexter_params():
 
 
 # GTA (workflow/rules/models/gta.smk)
-GTA_NAME = "gta(_no_prompt|_shuffled_prompt|_random_lm)?"
+GTA_NAME = "gta(_no_prompt|_shuffled_prompt|_random_lm|_prompt_only)?"
 
 
 def gta_names():
@@ -456,6 +458,28 @@ def gta_inputs(wildcards):
     }
 
 
+def allow_cpu():
+    """training.allow_cpu: a rule declaring resources gpu=1 may run on a CPU when no CUDA device is visible."""
+    return cfg("training", "allow_cpu", default=False)
+
+
+# The one-hot CNN (workflow/rules/models/cnn.smk)
+def cnn_protocols():
+    """The protocols the CNN trains a model for (cross_gene only in a cross-gene-only run)."""
+    protocols = cfg("models", "cnn", "protocols", default=["cross_gene", "cross_individual"])
+    return [p for p in protocols if p in PROTOCOLS]
+
+
+def cnn_inputs(wildcards):
+    return {
+        "genes": "results/genes/genes.tsv",
+        "expression": "results/expression/expression.parquet",
+        "individuals": "results/individuals.tsv",
+        "sequences": haplotype_stores(),
+        "maps": haplotype_stores("map"),
+    }
+
+
 def gta_weights(wildcards):
     name = wildcards.get("name", "gta")
     return expand(
@@ -466,7 +490,8 @@ def gta_weights(wildcards):
 
 
 def gta_model_dir(weights):
-    """results/models/gta/<name> from the path of one of its protocol's weights."""
+    """The model's directory from the path of one of its protocol's weights: results/models/gta/<name> (GTA),
+    results/models/cnn (the CNN)."""
     return os.path.dirname(os.path.dirname(weights))
 
 
@@ -538,12 +563,16 @@ def truth_genes():
 
 
 def training_logs():
-    """Training curves of the fine-tuned models, by label: DNABERT-2 and GTA, per protocol."""
+    """Training logs (hapexpr.training, one set of columns) of the neural models, by label: DNABERT-2, GTA and the
+    CNN, per protocol."""
     logs = {}
     if cfg("models", "dnabert2", "enabled", default=False):
         for protocol in dnabert2_protocols():
             logs[f"dnabert2 ({protocol})"] = f"results/models/dnabert2/finetuned/{protocol}/training_log.tsv"
     if cfg("models", "gta", "enabled", default=False):
         for protocol in gta_protocols():
-            logs[f"gta ({protocol})"] = f"results/models/gta/gta/{protocol}/history.tsv"
+            logs[f"gta ({protocol})"] = f"results/models/gta/gta/{protocol}/training_log.tsv"
+    if cfg("models", "cnn", "enabled", default=False):
+        for protocol in cnn_protocols():
+            logs[f"cnn ({protocol})"] = f"results/models/cnn/{protocol}/training_log.tsv"
     return logs

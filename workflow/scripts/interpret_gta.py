@@ -6,6 +6,7 @@ import torch
 
 from hapexpr import setup_logging
 from hapexpr.genes import read_genes
+from hapexpr.training import require_device
 from hapexpr.gta import GTASettings, interpret_gta, load_haplotypes, plot_attribution
 from hapexpr.io import write_tsv
 
@@ -13,6 +14,7 @@ setup_logging()
 torch.set_num_threads(snakemake.threads)
 inp, out, p = snakemake.input, snakemake.output, snakemake.params
 settings = GTASettings.from_config(p.settings, p.seed)
+require_device(snakemake.rule, snakemake.resources.get("gpu", 0), p.allow_cpu, settings.device, settings.precision)
 genes = read_genes(inp.genes)
 windows, _ = load_haplotypes(inp.sequences, [], genes, p.window, reference_only=True)
 table, by_distance = interpret_gta(inp.genes, inp.expression, inp.individuals, windows, inp.llm, settings, p.window,

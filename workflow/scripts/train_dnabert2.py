@@ -10,10 +10,13 @@ from hapexpr import setup_logging
 from hapexpr.dnabert2_train import FinetuneSettings, train_dnabert2
 from hapexpr.genes import read_genes, read_individuals
 from hapexpr.io import read_parquet, write_parquet, write_tsv
+from hapexpr.training import require_device, settings_from
 
 setup_logging()
 torch.set_num_threads(snakemake.threads)
 p = snakemake.params
+settings = settings_from(FinetuneSettings, p.settings)
+require_device(snakemake.rule, snakemake.resources.get("gpu", 0), p.allow_cpu, settings.device, settings.precision)
 predictions, history = train_dnabert2(
     snakemake.wildcards.protocol,
     list(snakemake.input.tokens),
@@ -22,7 +25,7 @@ predictions, history = train_dnabert2(
     read_parquet(snakemake.input.expression),
     read_individuals(snakemake.input.individuals),
     p.model_dir,
-    FinetuneSettings(**p.settings),
+    settings,
     str(Path(snakemake.output.weights).parent),
     p.checkpoint_dir,
     p.trust_remote_code,

@@ -61,23 +61,10 @@ def haplotype_maps():
 
 
 def dnabert2_settings():
-    """FinetuneSettings keys from config (defaults in hapexpr.dnabert2_train.FinetuneSettings)."""
-    keys = {
-        "lr": "lr",
-        "weight_decay": "weight_decay",
-        "warmup_steps": "warmup_steps",
-        "steps": "max_steps",
-        "batch_size": "batch_size",
-        "accumulation": "accumulation",
-        "eval_every": "eval_every",
-        "checkpoint_every": "checkpoint_every",
-        "patience": "patience",
-        "pooling": "pooling",
-        "max_tokens": "max_tokens",
-        "precision": "precision",
-        "eval_batch_size": "eval_batch_size",
-        "valid_max": "valid_max",
-    }
-    out = {v: dnabert2_cfg(k) for k, v in keys.items() if dnabert2_cfg(k) is not None}
-    out["seed"] = config["seed"]
-    return out
+    """models.dnabert2 as hapexpr.dnabert2_train.FinetuneSettings reads it (keys that are not settings are ignored)."""
+    return {**model_properties("dnabert2"), "seed": config["seed"]}
+
+
+def pretrain_genes():
+    """models.dnabert2.pretrain_genes: the genes whose reference windows pretrain_dna_lm sees (train or all)."""
+    return dnabert2_cfg("pretrain_genes", default="train")

@@ -50,6 +50,8 @@ rule pretrain_dna_lm:
     params:
         window=dna_lm_cfg("window", default=config["window"]["length"]),
         settings={**cfg("models", "dna_lm", default={}), "seed": config["seed"]},
+        genes=pretrain_genes(),
+        allow_cpu=allow_cpu(),
     script:
         "../../scripts/pretrain_dna_lm.py"
 
@@ -110,6 +112,7 @@ rule train_dnabert2:
         checkpoint_dir="results/models/dnabert2/{fit}/{protocol}/checkpoint",
         settings=dnabert2_settings(),
         trust_remote_code=dnabert2_cfg("trust_remote_code", default=False),
+        allow_cpu=allow_cpu(),
     script:
         "../../scripts/train_dnabert2.py"
 
@@ -164,6 +167,7 @@ rule embed_dnabert2:
         batch_size=dnabert2_cfg("eval_batch_size", default=16),
         precision=dnabert2_cfg("precision", default="auto"),
         trust_remote_code=dnabert2_cfg("trust_remote_code", default=False),
+        allow_cpu=allow_cpu(),
     script:
         "../../scripts/embed_dnabert2.py"
 

@@ -26,7 +26,7 @@ rule train_gta:
         unpack(gta_inputs),
     output:
         weights="results/models/gta/{name}/{protocol}/model.safetensors",
-        history="results/models/gta/{name}/{protocol}/history.tsv",
+        training_log="results/models/gta/{name}/{protocol}/training_log.tsv",
     log:
         "logs/train_gta/{name}/{protocol}.log",
     benchmark:
@@ -46,6 +46,7 @@ rule train_gta:
         settings=gta_settings(),
         window=model_window("gta"),
         seed=config["seed"],
+        allow_cpu=allow_cpu(),
         outdir=lambda wildcards, output: gta_model_dir(output.weights),
     script:
         "../../scripts/train_gta.py"
@@ -76,6 +77,7 @@ rule predict_gta:
         protocols=lambda wildcards: gta_protocols(wildcards.name),
         window=model_window("gta"),
         seed=config["seed"],
+        allow_cpu=allow_cpu(),
         model_dir=lambda wildcards, input: gta_model_dir(input.weights[0]),
     script:
         "../../scripts/predict_gta.py"
@@ -110,6 +112,7 @@ rule interpret_gta:
         settings=gta_settings(),
         window=model_window("gta"),
         seed=config["seed"],
+        allow_cpu=allow_cpu(),
         bin_bp=cfg("models", "gta", "attribution_bin_bp", default=None),
         model_dir=lambda wildcards, input: gta_model_dir(input.weights),
     script:

