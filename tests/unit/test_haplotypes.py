@@ -112,6 +112,20 @@ def test_store_holds_each_distinct_haplotype_once_and_maps_everyone(tmp_path):
     assert c.loc["G1", "n_unique"] == 3 and c.loc["G1", "applied"] == 5 and c.loc["G1", "n_variants"] == 2
 
 
+def test_different_edits_giving_the_same_sequence_are_one_haplotype(tmp_path):
+    # an MNP and the two SNVs it is made of; a deletion of one G of "GG" and of the other one
+    records = [(5, "CG", "AA", ["1|0", "0|0"]), (5, "C", "A", ["0|1", "0|0"]), (6, "G", "A", ["0|1", "0|0"]),
+               (15, "AG", "A", ["0|0", "1|0"]), (16, "GG", "G", ["0|0", "0|1"])]
+    genes = genes_table("chr1", [("G1", 10, "+")])
+    counts, out, _, _ = _store(tmp_path, REF, records, genes, ["A", "B"], 20)
+    seqs, hap_map = read_store(out, "chr1")
+    m = hap_map.set_index(["individual", "haplotype"])["hap_id"]
+    assert m[("A", 1)] == m[("A", 2)] != m[("B", 1)] == m[("B", 2)] != 0
+    assert sorted(seqs["hap_id"]) == [0, 1, 2] and counts["n_unique"].tolist() == [2]
+    got = seqs.set_index("hap_id")["sequence"]
+    assert got[m[("A", 1)]] == REF[:5] + "AA" + REF[7:20] and got[m[("B", 1)]] == REF[:16] + REF[17:20]
+
+
 def test_gene_without_variants_has_one_haplotype_the_reference(tmp_path):
     records = [(3, "T", "G", ["0|1", "1|1"])]
     genes = genes_table("chr1", [("G1", 30, "+")])

@@ -24,6 +24,7 @@ strand-oriented view models use, `read_store`/`export_fasta`/`export_digests` th
 import argparse
 import bisect
 import hashlib
+import itertools
 import json
 import logging
 import multiprocessing
@@ -217,12 +218,15 @@ def build_haplotype(refseq: str, start: int, tss: int, edits: Sequence[tuple]) -
 
 
 def materialise(reference: np.ndarray, starts: np.ndarray, ends: np.ndarray, alt_bytes: np.ndarray,
-                alt_offsets: np.ndarray, hap_offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                alt_offsets: np.ndarray, hap_offsets: np.ndarray,
+                block_bytes: int = 1 << 21) -> tuple[np.ndarray, np.ndarray]:
     """Sequences of H haplotypes of one window at once: (bytes, offsets of each haplotype in them, H + 1).
 
     `reference`: the window (uint8); haplotype h owns edits hap_offsets[h]:hap_offsets[h + 1] (window offsets
     `starts`/`ends`, sorted and disjoint within a haplotype), edit k's replacement is
-    alt_bytes[alt_offsets[k]:alt_offsets[k + 1]]. Every output byte is one gather from reference + alt bytes.
+    alt_bytes[alt_offsets[k]:alt_offsets[k + 1]]. Every output byte is one gather from reference + alt bytes,
+    its source index a running sum that jumps at each piece; done in blocks of about `block_bytes` of output so
+    that the index stays in cache.
     """
     n_ref = len(reference)
     hap_offsets = np.asarray(hap_offsets, dtype=np.int64)
@@ -236,7 +240,7 @@ def materialise(reference: np.ndarray, starts: np.ndarray, ends: np.ndarray, alt
     if n_edits:
         prev_end[1:] = ends[:-1]
         prev_end[hap_offsets[:-1][per_hap > 0]] = 0
-    # segments per haplotype: ref gap, alt, ref gap, alt, ..., final ref tail
+    # pieces per haplotype: ref gap, alt, ref gap, alt, ..., final ref tail
     src = np.empty(2 * n_edits + n_haps, dtype=np.int64)
     size = np.empty(2 * n_edits + n_haps, dtype=np.int64)
     gap = 2 * np.arange(n_edits, dtype=np.int64) + hap_of_edit
@@ -246,11 +250,29 @@ def materialise(reference: np.ndarray, starts: np.ndarray, ends: np.ndarray, alt
     last_end = np.zeros(n_haps, dtype=np.int64)
     last_end[per_hap > 0] = ends[hap_offsets[1:][per_hap > 0] - 1]
     src[tail], size[tail] = last_end, n_ref - last_end
-    seg_out = np.zeros(len(size) + 1, dtype=np.int64)
-    np.cumsum(size, out=seg_out[1:])
-    index = np.repeat(src - seg_out[:-1], size) + np.arange(seg_out[-1], dtype=np.int64)
-    buffer = np.concatenate([reference, alt_bytes])[index]
-    offsets = np.append(seg_out[2 * hap_offsets[:-1] + np.arange(n_haps)], seg_out[-1])
+    piece_out = np.zeros(len(size) + 1, dtype=np.int64)
+    np.cumsum(size, out=piece_out[1:])
+    source = np.concatenate([reference, alt_bytes])
+    buffer = np.empty(int(piece_out[-1]), dtype=np.uint8)
+    first_piece = np.append(2 * hap_offsets[:-1] + np.arange(n_haps), len(size))
+    offsets = piece_out[first_piece]
+    index_type = np.int32 if len(source) < 2**31 - 1 else np.int64
+    h = 0
+    while h < n_haps:
+        # haplotypes h:g fill one block (at least one haplotype)
+        g = max(h + 1, int(np.searchsorted(offsets, offsets[h] + block_bytes, side="right")) - 1)
+        g = min(g, n_haps)
+        a, b = first_piece[h], first_piece[g]
+        out_a, out_b = piece_out[a], piece_out[b]
+        keep = size[a:b] > 0
+        at = piece_out[a:b][keep] - out_a
+        jump = src[a:b][keep] - at  # source index minus output index, per piece
+        steps = np.ones(out_b - out_a, dtype=index_type)
+        steps[at] += np.diff(jump, prepend=0).astype(index_type)
+        np.cumsum(steps, out=steps)
+        steps -= 1
+        np.take(source, steps, out=buffer[out_a:out_b])
+        h = g
     return buffer, offsets
 
 
@@ -290,9 +312,10 @@ def _stack_edits(resolved: Sequence[Resolved]) -> tuple[np.ndarray, np.ndarray, 
     """Edits of several haplotypes as flat arrays: (haplotype offsets, starts, ends, alts)."""
     offsets = np.zeros(len(resolved) + 1, dtype=np.int64)
     np.cumsum([len(r.starts) for r in resolved], out=offsets[1:])
-    starts = np.fromiter((s for r in resolved for s in r.starts), dtype=np.int32, count=int(offsets[-1]))
-    ends = np.fromiter((e for r in resolved for e in r.ends), dtype=np.int32, count=int(offsets[-1]))
-    return offsets, starts, ends, [a for r in resolved for a in r.alts]
+    chain = itertools.chain.from_iterable
+    starts = np.fromiter(chain(r.starts for r in resolved), dtype=np.int32, count=int(offsets[-1]))
+    ends = np.fromiter(chain(r.ends for r in resolved), dtype=np.int32, count=int(offsets[-1]))
+    return offsets, starts, ends, list(chain(r.alts for r in resolved))
 
 
 def _alt_buffer(alts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -318,36 +341,197 @@ def build_window(window: Window, refseq: str, records: Sequence[Record], n_haps:
     matrix = np.stack([r.alleles for r in carried])
     first, inverse = unique_haplotypes(matrix)
     multiplicity = np.bincount(inverse, minlength=len(first))
-    candidates = [reference]
-    for u, column in enumerate(first):
-        alleles = matrix[:, column]
+    columns = matrix[:, first]
+    candidates: list[Resolved | None] = [reference] + _resolve_independent(window, refseq, carried, columns,
+                                                                           multiplicity, counts)
+    for u in np.flatnonzero([c is None for c in candidates[1:]]):
+        alleles = columns[:, u]
         edits = []
         for i in np.flatnonzero(alleles):
             r, a = carried[i], alleles[i] - 1
             edits.append((r.pos, r.ref, r.alts[a], r.kinds[a]))
         resolved = resolve_haplotype(refseq, window.start, window.tss, edits)
-        candidates.append(resolved)
+        candidates[u + 1] = resolved
         for name, value in resolved.counts.items():
             counts[name] += value * int(multiplicity[u])
-    hap_offsets, starts, ends, alts = _stack_edits(candidates)
-    alt_bytes, alt_offsets = _alt_buffer(alts)
-    buffer, offsets = materialise(_ascii(refseq), starts, ends, alt_bytes, alt_offsets, hap_offsets)
-    seen: dict[tuple[bytes, int], int] = {}
-    kept: list[int] = []
+    canonical = _identical_sequences(refseq, candidates)
     hap_of_candidate = np.empty(len(candidates), dtype=np.int32)
-    for k, resolved in enumerate(candidates):
-        key = (buffer[offsets[k]:offsets[k + 1]].tobytes(), resolved.tss_offset)
-        if key not in seen:
-            seen[key] = len(kept)
+    kept: list[int] = []
+    for k, c in enumerate(canonical):
+        if c == k:
+            hap_of_candidate[k] = len(kept)
             kept.append(k)
-        hap_of_candidate[k] = seen[key]
+        else:
+            hap_of_candidate[k] = hap_of_candidate[c]
     chosen = [candidates[k] for k in kept]
     hap_offsets, starts, ends, alts = _stack_edits(chosen)
     hap_ids = hap_of_candidate[1:][inverse]
     counts["n_unique"] = int(len(np.unique(hap_ids)))
     return WindowResult(window.gene_id, window.start, refseq, [r.tss_offset for r in chosen],
-                        [int(offsets[k + 1] - offsets[k]) for k in kept], hap_offsets, starts, ends, alts, hap_ids,
-                        counts)
+                        [r.length for r in chosen], hap_offsets, starts, ends, alts, hap_ids, counts)
+
+
+_HASH_MODULI = (2_147_483_647, 1_000_000_007)  # primes below 2**31: products of two residues fit in int64
+_HASH_BASES = (1_000_003, 911_382_323)
+_hash_powers: dict[tuple[int, bool], np.ndarray] = {}
+
+
+def _powers(which: int, n: int, inverse: bool = False) -> np.ndarray:
+    """B**i (or B**-i) mod p for i < n (at least), grown by doubling and kept between windows."""
+    p, base = _HASH_MODULI[which], _HASH_BASES[which]
+    if inverse:
+        base = pow(base, p - 2, p)
+    table = _hash_powers.get((which, inverse), np.ones(1, dtype=np.int64))
+    while len(table) < n:
+        step = pow(base, len(table), p)
+        table = np.concatenate([table, table * step % p])
+    _hash_powers[(which, inverse)] = table
+    return table
+
+
+def _sequence_hashes(refseq: str, resolved: Sequence[Resolved]) -> list[tuple[int, ...]]:
+    """Two polynomial hashes of each haplotype's sequence, computed from its edits without building it (equal
+    sequences have equal hashes): a reference piece [a, b) that lands at output position a + d contributes its
+    prefix-hash difference times B**d, an ALT at output position o its own hash times B**o."""
+    hap_offsets, starts, ends, alts = _stack_edits(resolved)
+    alt_bytes, alt_offsets = _alt_buffer(alts)
+    reference = _ascii(refseq).astype(np.int64)
+    n_ref, n_haps = len(reference), len(resolved)
+    starts, ends = starts.astype(np.int64), ends.astype(np.int64)
+    alt_len = np.diff(alt_offsets)
+    growth = alt_len - (ends - starts)
+    per_hap = np.diff(hap_offsets)
+    hap_of_edit = np.repeat(np.arange(n_haps), per_hap)
+    shift = _exclusive_sums(growth, hap_offsets)  # growth of the output before each edit, within its haplotype
+    prev_end = np.zeros(len(starts), dtype=np.int64)
+    if len(starts):
+        prev_end[1:] = ends[:-1]
+        prev_end[hap_offsets[:-1][per_hap > 0]] = 0
+    last_end = np.zeros(n_haps, dtype=np.int64)
+    last_end[per_hap > 0] = ends[hap_offsets[1:][per_hap > 0] - 1]
+    final_shift = np.bincount(hap_of_edit, weights=growth, minlength=n_haps).astype(np.int64)
+    longest = n_ref + int(alt_len.sum()) + 1
+    keys = []
+    for which, p in enumerate(_HASH_MODULI):
+        power, inverse = _powers(which, longest), _powers(which, longest, inverse=True)
+
+        def scale(d: np.ndarray) -> np.ndarray:
+            return np.where(d >= 0, power[np.clip(d, 0, None)], inverse[np.clip(-d, 0, None)])
+
+        prefix = np.zeros(n_ref + 1, dtype=np.int64)
+        np.cumsum(reference * power[:n_ref] % p, out=prefix[1:])
+        prefix %= p
+        position = np.arange(len(alt_bytes), dtype=np.int64) - np.repeat(alt_offsets[:-1], alt_len)
+        alt_hash = np.bincount(np.repeat(np.arange(len(alt_len)), alt_len),
+                               weights=alt_bytes.astype(np.int64) * power[position] % p,
+                               minlength=len(alt_len)).astype(np.int64) % p
+        gaps = (prefix[starts] - prefix[prev_end]) % p * scale(shift) % p
+        inserted = alt_hash * power[starts + shift] % p
+        tails = (prefix[n_ref] - prefix[last_end]) % p * scale(final_shift) % p
+        total = np.bincount(hap_of_edit, weights=(gaps + inserted) % p, minlength=n_haps).astype(np.int64) + tails
+        keys.append(total % p)
+    return list(zip(*(k.tolist() for k in keys)))
+
+
+def _exclusive_sums(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Running sum of `values` before each element, restarting at every group (group g: offsets[g]:offsets[g+1])."""
+    before = np.cumsum(values) - values
+    per_group = np.diff(offsets)
+    first = np.zeros(len(per_group), dtype=before.dtype)
+    first[per_group > 0] = before[offsets[:-1][per_group > 0]]
+    return before - np.repeat(first, per_group)
+
+
+def _resolve_independent(window: Window, refseq: str, carried: Sequence[Record], columns: np.ndarray,
+                         multiplicity: np.ndarray, counts: dict[str, int]) -> list[Resolved | None]:
+    """`resolve_haplotype` for every distinct allele combination (column of `columns`, records x combinations)
+    whose applicable variants do not overlap one another, at once with numpy: there bcftools' rules reduce to
+    "apply each, trimmed at the window end, in the case of the base it replaces". Their counts (times
+    `multiplicity`) are added to `counts`; the other combinations are None, for resolve_haplotype."""
+    start, end = window.start, window.end
+    pos = np.array([r.pos for r in carried], dtype=np.int64)
+    reflen = np.array([len(r.ref) for r in carried], dtype=np.int64)
+    stop = np.minimum(pos + reflen, end)
+    base = np.zeros(len(carried) + 1, dtype=np.int64)
+    np.cumsum([len(r.alts) for r in carried], out=base[1:])
+    kinds = [k for r in carried for k in r.kinds]
+    code = np.where(columns > 0, base[:-1, None] + columns.astype(np.int64) - 1, -1)
+    carried_mask = code >= 0
+    is_applied = np.append(np.isin(kinds, APPLIED_KINDS), False)  # index -1: no allele
+    applicable = is_applied[code] & carried_mask
+    inside = applicable & (pos >= start)[:, None]
+    reach = np.maximum.accumulate(np.where(inside, stop[:, None] - 1, -1), axis=0)
+    reach = np.vstack([np.full((1, columns.shape[1]), -1), reach[:-1]])
+    independent = ~np.any(inside & (pos[:, None] <= reach), axis=0)
+    out: list[Resolved | None] = [None] * columns.shape[1]
+    cols = np.flatnonzero(independent)
+    if not len(cols):
+        return out
+    weight = multiplicity[cols]
+    sub_inside, sub_code = inside[:, cols], code[:, cols]
+    counts["applied"] += int(sub_inside.sum(axis=0) @ weight)
+    counts["trimmed_at_window_end"] += int((sub_inside & (pos + reflen > end)[:, None]).sum(axis=0) @ weight)
+    counts["skipped_before_window"] += int((applicable[:, cols] & (pos < start)[:, None]).sum(axis=0) @ weight)
+    for kind in SKIP_REASONS[2:]:
+        is_kind = np.append(np.asarray(kinds) == kind, False)
+        counts[f"skipped_{kind}"] += int(is_kind[sub_code].sum(axis=0) @ weight)
+    hap, record = np.nonzero(sub_inside.T)  # edits, by combination then file order
+    alleles = sub_code.T[hap, record]
+    replacement: dict[int, str] = {}
+    for c in np.unique(alleles).tolist():
+        i = int(np.searchsorted(base, c, side="right")) - 1
+        r, alt = carried[i], carried[i].alts[c - base[i]]
+        rlen = int(stop[i] - pos[i])
+        alt = alt[:rlen] if rlen < len(r.ref) and len(alt) > rlen else alt
+        replacement[c] = alt.lower() if refseq[r.pos - start].islower() else alt.upper()
+    alts = [replacement[c] for c in alleles.tolist()]
+    starts, ends = pos[record] - start, stop[record] - start
+    growth = np.array([len(a) for a in alts], dtype=np.int64) - (ends - starts)
+    per_hap = np.bincount(hap, minlength=len(cols))
+    offsets = np.zeros(len(cols) + 1, dtype=np.int64)
+    np.cumsum(per_hap, out=offsets[1:])
+    before = _exclusive_sums(growth, offsets)
+    total = np.bincount(hap, weights=growth, minlength=len(cols)).astype(np.int64)
+    tss = window.tss - start
+    # the TSS lies in the first edit that ends after it, or in the reference gap before that edit, or after all
+    after = np.where(ends > tss, np.arange(len(ends)), len(ends))
+    first_after = np.full(len(cols), len(ends), dtype=np.int64)
+    np.minimum.at(first_after, hap, after)
+    starts_l, ends_l, before_l = starts.tolist(), ends.tolist(), before.tolist()
+    for j, u in enumerate(cols.tolist()):
+        a, b = int(offsets[j]), int(offsets[j + 1])
+        k = int(first_after[j])
+        if k < b:
+            s = starts_l[k]
+            offset = (s + before_l[k] + min(tss - s, len(alts[k]))) if s <= tss else tss + before_l[k]
+        else:
+            offset = tss + int(total[j])
+        out[u] = Resolved(starts_l[a:b], ends_l[a:b], alts[a:b], offset, len(refseq) + int(total[j]))
+    return out
+
+
+def _identical_sequences(refseq: str, candidates: Sequence[Resolved]) -> list[int]:
+    """For each resolved haplotype, the first one with the same sequence and TSS offset. Equal edits give equal
+    sequences; different edits can too (an MNP and two SNVs, a deletion shifted in a repeat): distinct edit lists
+    with equal hashes, length and TSS offset are materialised and compared byte for byte, so the answer is exact."""
+    first_of: dict[tuple, int] = {}
+    canonical = []
+    for k, r in enumerate(candidates):
+        canonical.append(first_of.setdefault((tuple(r.starts), tuple(r.ends), tuple(r.alts), r.tss_offset), k))
+    distinct = [k for k, c in enumerate(canonical) if c == k]
+    groups: dict[tuple, list[int]] = {}
+    for k, key in zip(distinct, _sequence_hashes(refseq, [candidates[k] for k in distinct])):
+        groups.setdefault((*key, candidates[k].length, candidates[k].tss_offset), []).append(k)
+    suspects = [k for group in groups.values() if len(group) > 1 for k in group]
+    if suspects:
+        hap_offsets, starts, ends, alts = _stack_edits([candidates[k] for k in suspects])
+        buffer, offsets = materialise(_ascii(refseq), starts, ends, *_alt_buffer(alts), hap_offsets)
+        seen: dict[tuple[bytes, int], int] = {}
+        same = {}
+        for i, k in enumerate(suspects):
+            same[k] = seen.setdefault((buffer[offsets[i] : offsets[i + 1]].tobytes(), candidates[k].tss_offset), k)
+        canonical = [same.get(c, c) for c in canonical]
+    return canonical
 
 
 def check_ref_alleles(records: Iterable[Record], reference: Reference, chrom: str, vcf: str) -> None:
