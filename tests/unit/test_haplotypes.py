@@ -7,7 +7,8 @@ from conftest import require_tool
 from hapdata import genes_table, random_case, write_fasta, write_vcf
 from hapexpr.equivalence import compare_with_bcftools
 from hapexpr.haplotypes import (
-    build_haplotype, build_store, export_fasta, fixed_windows, read_store, reverse_complement, window_bounds,
+    build_haplotype, build_store, export_fasta, fixed_windows, read_store, read_windows, reverse_complement,
+    store_window, window_bounds,
 )
 from hapexpr.variants import ReferenceMismatchError, VCFError
 
@@ -217,6 +218,21 @@ def test_fixed_windows_anchor_the_tss_at_w_half_and_reverse_complement_minus_gen
     assert odd == "AC" + "CGT" and odd[5 // 2] == "C"
 
 
+def test_read_windows_reads_a_table_of_full_sequences_as_fixed_windows_does(tmp_path):
+    # hand-made tables of full sequences (the format before the edit store) stay readable
+    seqs = pd.DataFrame({"gene_id": ["P", "P", "M"], "hap_id": [0, 1, 0],
+                         "sequence": ["AACCGTT", "AAGGGGCCGTT", "AACCGTT"], "tss_offset": [3, 7, 3]})
+    genes = pd.DataFrame({"gene_id": ["P", "M"], "tss": [3, 3], "strand": ["+", "-"]})
+    seqs.to_parquet(tmp_path / "chr1.sequences.parquet")
+    path = str(tmp_path / "chr1.sequences.parquet")
+    assert store_window(path) == 7
+    pd.testing.assert_frame_equal(read_windows([path], genes, 6), fixed_windows(seqs, genes, 6), check_dtype=False)
+    only_p = read_windows([path], genes[genes.gene_id == "P"], 6, reference_only=True)
+    assert only_p["window"].tolist() == ["AAC" + "CGT"] and only_p["hap_id"].tolist() == [0]
+    with pytest.raises(ValueError, match="built at 7 bp"):
+        read_windows([path], genes, 8)
+
+
 def test_fixed_windows_of_reference_store_equal_the_oriented_reference(tmp_path):
     genes = genes_table("chr1", [("P", 12, "+"), ("M", 25, "-")])
     _, out, _, _ = _store(tmp_path, REF, [(3, "T", "G", ["0|0"])], genes, ["A"], 10)
@@ -279,3 +295,36 @@ def test_long_deletion_reaching_a_later_separate_window_is_counted_there(tmp_pat
     if __import__("shutil").which("bcftools"):
         n, mismatches = compare_with_bcftools(out, "chr1", str(vcf), str(fasta), genes, 10)
         assert n == 4 and not mismatches, mismatches
+
+
+def test_command_line_builds_from_a_bed_and_exports_fasta_and_digests(tmp_path):
+    import hashlib
+
+    from hapexpr.haplotypes import main
+
+    fasta = write_fasta(tmp_path / "ref.fa", {"chr1": REF})
+    vcf = write_vcf(tmp_path / "v.vcf.gz", "chr1", len(REF), ["A", "B"],
+                    [(12, "T", "C", ["0|1", "1|0"]), (22, "A", "AGG", ["1|1", "0|0"])])  # 1-based POS
+    (tmp_path / "w.bed").write_text("chr1\t5\t15\tG1\t0\t+\nchr1\t18\t28\tG2\t0\t-\n")
+    (tmp_path / "s.txt").write_text("B\nA\n")
+    store, timing = tmp_path / "store", tmp_path / "timing.json"
+    main(["build", "--fasta", str(fasta), "--vcf", str(vcf), "--regions", str(tmp_path / "w.bed"), "--samples",
+          str(tmp_path / "s.txt"), "--threads", "2", "--out", str(store), "--timing", str(timing)])
+    seqs, hap_map = read_store(store, "chr1")
+    assert sorted(hap_map["individual"].unique()) == ["A", "B"] and set(seqs["gene_id"]) == {"G1", "G2"}
+    got = hap_map.merge(seqs).set_index(["gene_id", "individual", "haplotype"])["sequence"]
+    assert got[("G1", "A", 2)] == REF[5:11] + "C" + REF[12:15]
+    assert got[("G2", "A", 1)] == REF[18:21] + "AGG" + REF[22:28]
+    main(["export", "--store", str(store), "--format", "fasta", "--no-reference", "--out", str(tmp_path / "fa")])
+    lines = (tmp_path / "fa" / "chr1.fa").read_text().splitlines()
+    assert lines[0].startswith(">G1|A|1|") and len([x for x in lines if x.startswith(">")]) == 8
+    main(["export", "--store", str(store), "--format", "digests", "--out", str(tmp_path / "d.tsv"), "--timing",
+          str(timing)])
+    digests = pd.read_csv(tmp_path / "d.tsv", sep="\t").set_index(["gene_id", "sample", "hap"])
+    assert len(digests) == 8
+    assert digests.loc[("G1", "A", 2), "sha1"] == hashlib.sha1(got[("G1", "A", 2)].upper().encode()).hexdigest()
+    assert set(__import__("json").loads(timing.read_text())) == {"build_s", "export_s", "core_s"}
+    (tmp_path / "bad.bed").write_text("chr1\t5\t15\tG1\nchr1\t18\t29\tG2\n")
+    with pytest.raises(ValueError, match="line 2 is a window of 11 bp"):
+        main(["build", "--fasta", str(fasta), "--vcf", str(vcf), "--regions", str(tmp_path / "bad.bed"), "--out",
+              str(tmp_path / "bad")])

@@ -152,8 +152,9 @@ def simulated(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo_chrom")
     cfg = SimulationConfig.from_config({"chrom_length": 150000, "genes_per_chromosome": 10, "individuals": 60,
                                         "populations": ["POPA", "POPB"]}, ["chr1"], WINDOW, 5)
-    paths = {"reference": root / "genome.fa.gz", "annotation": root / "genes.gtf.gz", "vcf": {"chr1": root / "chr1.vcf.gz"},
-             "expression": root / "expression.txt.gz", "populations": root / "populations.tsv", "truth_dir": root / "truth"}
+    paths = {"reference": root / "genome.fa.gz", "annotation": root / "genes.gtf.gz",
+             "vcf": {"chr1": root / "chr1.vcf.gz"}, "expression": root / "expression.txt.gz",
+             "populations": root / "populations.tsv", "truth_dir": root / "truth"}
     sim = simulate_demo(cfg, paths)
     genes = pd.DataFrame([(g.gene_id, g.chrom, g.tss, g.strand) for g in sim.genes],
                          columns=["gene_id", "chrom", "tss", "strand"])
