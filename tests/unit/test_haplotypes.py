@@ -309,7 +309,7 @@ def test_command_line_builds_from_a_bed_and_exports_fasta_and_digests(tmp_path):
     (tmp_path / "s.txt").write_text("B\nA\n")
     store, timing = tmp_path / "store", tmp_path / "timing.json"
     main(["build", "--fasta", str(fasta), "--vcf", str(vcf), "--regions", str(tmp_path / "w.bed"), "--samples",
-          str(tmp_path / "s.txt"), "--threads", "2", "--out", str(store), "--timing", str(timing)])
+          str(tmp_path / "s.txt"), "--threads", "2", "--out", str(store), "--digests", str(tmp_path / "d0.tsv")])
     seqs, hap_map = read_store(store, "chr1")
     assert sorted(hap_map["individual"].unique()) == ["A", "B"] and set(seqs["gene_id"]) == {"G1", "G2"}
     got = hap_map.merge(seqs).set_index(["gene_id", "individual", "haplotype"])["sequence"]
@@ -323,7 +323,8 @@ def test_command_line_builds_from_a_bed_and_exports_fasta_and_digests(tmp_path):
     digests = pd.read_csv(tmp_path / "d.tsv", sep="\t").set_index(["gene_id", "sample", "hap"])
     assert len(digests) == 8
     assert digests.loc[("G1", "A", 2), "sha1"] == hashlib.sha1(got[("G1", "A", 2)].upper().encode()).hexdigest()
-    assert set(__import__("json").loads(timing.read_text())) == {"build_s", "export_s", "core_s"}
+    assert (tmp_path / "d.tsv").read_text() == (tmp_path / "d0.tsv").read_text()  # build --digests: the same
+    assert set(__import__("json").loads(timing.read_text())) == {"export_s", "core_s"}
     (tmp_path / "bad.bed").write_text("chr1\t5\t15\tG1\nchr1\t18\t29\tG2\n")
     with pytest.raises(ValueError, match="line 2 is a window of 11 bp"):
         main(["build", "--fasta", str(fasta), "--vcf", str(vcf), "--regions", str(tmp_path / "bad.bed"), "--out",

@@ -1080,18 +1080,26 @@ def export_digests(root: str | os.PathLike, chrom: str, out: str | os.PathLike, 
     """Write one line per (gene, individual, haplotype): `gene_id sample hap length sha1` (sha1 of the upper-cased
     forward-strand sequence; the benchmark harness's digest layout). Each distinct haplotype is hashed once.
     Returns the number of lines written."""
+    import pyarrow.csv as pacsv
+
     path, hap_map = _export_selection(root, chrom, genes, individuals)
-    digests = []
+    first_row: dict[str, int] = {}
+    lengths, sha1 = [], []
     for haps in iter_haplotypes(path, genes):
+        first_row[haps.gene_id] = len(lengths)
         upper = _UPPER_BYTES[haps.buffer]
-        for k, hap_id in enumerate(haps.hap_ids):
+        for k in range(len(haps.hap_ids)):  # hap_ids are 0..n-1 in store order
             a, b = haps.offsets[k], haps.offsets[k + 1]
-            digests.append((haps.gene_id, int(hap_id), int(b - a), hashlib.sha1(upper[a:b].tobytes()).hexdigest()))
-    table = hap_map.merge(pd.DataFrame(digests, columns=["gene_id", "hap_id", "length", "sha1"]),
-                          on=["gene_id", "hap_id"], how="left", validate="many_to_one")
-    table = table.rename(columns={"individual": "sample", "haplotype": "hap"})[
-        ["gene_id", "sample", "hap", "length", "sha1"]]
-    table.to_csv(out, sep="\t", index=False, header=not append, mode="a" if append else "w")
+            lengths.append(int(b - a))
+            sha1.append(hashlib.sha1(upper[a:b].tobytes()).hexdigest())
+    row = hap_map["gene_id"].map(first_row).to_numpy(dtype=np.int64) + hap_map["hap_id"].to_numpy(dtype=np.int64)
+    table = pa.table({"gene_id": hap_map["gene_id"].to_numpy(dtype=object),
+                      "sample": hap_map["individual"].to_numpy(dtype=object),
+                      "hap": hap_map["haplotype"].to_numpy(), "length": np.asarray(lengths, dtype=np.int64)[row],
+                      "sha1": pa.array(sha1).take(pa.array(row))})
+    options = pacsv.WriteOptions(include_header=not append, delimiter="\t", quoting_style="none")
+    with open(out, "ab" if append else "wb") as fh:
+        pacsv.write_csv(table, fh, options)
     return len(table)
 
 
@@ -1151,11 +1159,18 @@ def _cli_build(args: argparse.Namespace) -> None:
         samples = list(reader.individuals)
         reader.close()
     policy = GenotypePolicy(args.missing, args.unphased, args.seed)
-    for chrom in dict.fromkeys(genes["chrom"]):
+    chroms = list(dict.fromkeys(genes["chrom"]))
+    for chrom in chroms:
         paths = store_paths(args.out, chrom)
         build_store(args.vcf, args.fasta, genes, chrom, window, samples, paths["sequences"], paths["map"],
                     paths["counts"], policy, args.chunk_genes, args.threads)
     _record_timing(args.timing, "build", time.perf_counter() - t)
+    if args.digests:
+        t = time.perf_counter()
+        with atomic_path(args.digests) as tmp:
+            for i, chrom in enumerate(chroms):
+                export_digests(args.out, chrom, tmp, append=i > 0)
+        _record_timing(args.timing, "export", time.perf_counter() - t)
 
 
 def _store_chromosomes(root: str) -> list[str]:
@@ -1212,7 +1227,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     b.add_argument("--unphased", default="error", help="unphased heterozygous genotypes: error, random, reference")
     b.add_argument("--seed", type=int, default=0, help="seed of --unphased random")
     b.add_argument("--chunk-genes", type=int, default=64, help="genes per work unit")
-    b.add_argument("--timing", help="add build_s and core_s to this JSON file")
+    b.add_argument("--digests", help="then also write the digests of every haplotype to this TSV (as export "
+                                     "--format digests, without starting a second process)")
+    b.add_argument("--timing", help="add build_s (and export_s) and core_s to this JSON file")
     e = sub.add_parser("export", help="write FASTA or digests of a store")
     e.add_argument("--store", required=True, help="store directory")
     e.add_argument("--chrom", action="append", help="chromosome (repeatable; default: every one in --store)")
