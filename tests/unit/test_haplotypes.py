@@ -329,3 +329,33 @@ def test_command_line_builds_from_a_bed_and_exports_fasta_and_digests(tmp_path):
     with pytest.raises(ValueError, match="line 2 is a window of 11 bp"):
         main(["build", "--fasta", str(fasta), "--vcf", str(vcf), "--regions", str(tmp_path / "bad.bed"), "--out",
               str(tmp_path / "bad")])
+
+
+@pytest.mark.parametrize("length", [40, 5000])  # short windows: per-byte gather; long: stretch copies + scatter
+def test_materialise_equals_applying_the_edits_one_by_one(length):
+    import random
+
+    import numpy as np
+
+    from hapexpr.haplotypes import apply_edits, materialise
+
+    rng = random.Random(length)
+    ref = "".join(rng.choice("ACGTNacgt") for _ in range(length))
+    haps = []
+    for _ in range(30):
+        edits, pos = [], rng.randrange(0, 3)
+        while pos < length and rng.random() < 0.95:
+            end = min(length, pos + rng.choice([0, 1, 1, 1, 2, 5]))
+            edits.append((pos, end, "".join(rng.choice("ACGTacgt") for _ in range(rng.choice([0, 1, 1, 1, 3])))))
+            pos = end + rng.randrange(0, max(2, length // 4))
+        haps.append(edits)
+    haps.append([])
+    flat = [e for h in haps for e in h]
+    hap_offsets = np.cumsum([0] + [len(h) for h in haps])
+    alt_offsets = np.cumsum([0] + [len(a) for _, _, a in flat])
+    buffer, offsets = materialise(np.frombuffer(ref.encode(), np.uint8), np.array([s for s, _, _ in flat]),
+                                  np.array([e for _, e, _ in flat]), np.frombuffer("".join(a for *_, a in flat).encode(),
+                                                                                 np.uint8), alt_offsets, hap_offsets)
+    for k, h in enumerate(haps):
+        expected = apply_edits(ref, [s for s, _, _ in h], [e for _, e, _ in h], [a for *_, a in h])
+        assert buffer[offsets[k] : offsets[k + 1]].tobytes().decode() == expected

@@ -32,7 +32,7 @@ import os
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -252,10 +252,40 @@ def materialise(reference: np.ndarray, starts: np.ndarray, ends: np.ndarray, alt
     src[tail], size[tail] = last_end, n_ref - last_end
     piece_out = np.zeros(len(size) + 1, dtype=np.int64)
     np.cumsum(size, out=piece_out[1:])
-    source = np.concatenate([reference, alt_bytes])
     buffer = np.empty(int(piece_out[-1]), dtype=np.uint8)
     first_piece = np.append(2 * hap_offsets[:-1] + np.arange(n_haps), len(size))
     offsets = piece_out[first_piece]
+    alt_len = np.diff(alt_offsets)
+    growth = alt_len - (ends - starts)
+    shifted = growth != 0
+    if len(buffer) > 256 * (int(shifted.sum()) + n_haps):
+        # long stretches of reference: copy each stretch between length-changing edits (memcpy), then write every
+        # ALT byte in place with one scatter
+        shift = _exclusive_sums(growth, hap_offsets)
+        out_start = offsets[:-1][hap_of_edit] + starts + shift  # where each edit's ALT goes
+        cut = np.flatnonzero(shifted)
+        cut_hap = hap_of_edit[cut]
+        # stretch i of a haplotype: reference [from, to) written at `at`; one more per haplotype than its cuts
+        order = np.argsort(np.concatenate([cut_hap, np.arange(n_haps)]), kind="stable")
+        is_tail = order >= len(cut)
+        idx = np.where(is_tail, 0, order)
+        stretch_to = np.where(is_tail, n_ref, starts[cut][idx] if len(cut) else 0)
+        stretch_hap = np.where(is_tail, order - len(cut), cut_hap[idx] if len(cut) else 0)
+        after_cut = np.where(is_tail, -1, cut[idx] if len(cut) else 0)
+        prev_cut = np.concatenate([[-1], after_cut[:-1]])
+        new_hap = np.concatenate([[True], stretch_hap[1:] != stretch_hap[:-1]])
+        prev_cut[new_hap] = -1
+        stretch_from = np.where(prev_cut >= 0, ends[np.maximum(prev_cut, 0)], 0)
+        stretch_shift = np.where(prev_cut >= 0, shift[np.maximum(prev_cut, 0)] + growth[np.maximum(prev_cut, 0)], 0)
+        stretch_at = offsets[:-1][stretch_hap] + stretch_from + stretch_shift
+        for a, b, at in zip(stretch_from.tolist(), stretch_to.tolist(), stretch_at.tolist()):
+            if b > a:
+                buffer[at : at + b - a] = reference[a:b]
+        if len(alt_bytes):
+            within = np.arange(len(alt_bytes), dtype=np.int64) - np.repeat(alt_offsets[:-1], alt_len)
+            buffer[np.repeat(out_start, alt_len) + within] = alt_bytes
+        return buffer, offsets
+    source = np.concatenate([reference, alt_bytes])
     index_type = np.int32 if len(source) < 2**31 - 1 else np.int64
     h = 0
     while h < n_haps:
@@ -854,10 +884,32 @@ def _list_column(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
     return pc.list_flatten(column).to_numpy(zero_copy_only=False), offsets
 
 
-def iter_haplotypes(store_path: str, genes: Iterable[str] | None = None,
-                    reference_only: bool = False) -> Iterator[GeneHaplotypes]:
-    """Each gene of a chromosome's store (optionally only `genes`, or only the reference hap_id 0), in store order,
-    with its haplotypes materialised by `materialise`."""
+@dataclass
+class _GeneJob:
+    """One gene's stored rows, ready to be materialised (possibly in another thread: numpy and hashlib release
+    the GIL)."""
+
+    gene_id: str
+    hap_ids: np.ndarray
+    tss_offsets: np.ndarray
+    arguments: tuple  # of materialise, or (buffer, offsets) of a table of full sequences
+    full_text: bool = False
+
+    def haplotypes(self, upper: bool = False) -> GeneHaplotypes:
+        """Materialised; `upper`: upper-cased (the sources are, before the gather)."""
+        if self.full_text:
+            buffer, offsets = self.arguments
+            buffer = _UPPER_BYTES[buffer] if upper else buffer
+        else:
+            reference, starts, ends, alt_bytes, alt_offsets, hap_offsets = self.arguments
+            if upper:
+                reference, alt_bytes = _UPPER_BYTES[reference], _UPPER_BYTES[alt_bytes]
+            buffer, offsets = materialise(reference, starts, ends, alt_bytes, alt_offsets, hap_offsets)
+        return GeneHaplotypes(self.gene_id, self.hap_ids, self.tss_offsets, buffer, offsets)
+
+
+def _gene_jobs(store_path: str, genes: Iterable[str] | None = None,
+               reference_only: bool = False) -> Iterator[_GeneJob]:
     filters = []
     if genes is not None:
         filters.append(("gene_id", "in", list(genes)))
@@ -877,7 +929,7 @@ def iter_haplotypes(store_path: str, genes: Iterable[str] | None = None,
             parts = sequences[a:b]
             offsets = np.zeros(len(parts) + 1, dtype=np.int64)
             np.cumsum([len(s) for s in parts], out=offsets[1:])
-            yield GeneHaplotypes(str(gene_ids[a]), hap_ids[a:b], tss[a:b], _ascii("".join(parts)), offsets)
+            yield _GeneJob(str(gene_ids[a]), hap_ids[a:b], tss[a:b], (_ascii("".join(parts)), offsets), True)
         return
     references = table.column("reference").to_pylist()
     starts, edit_offsets = _list_column(table, "edit_start")
@@ -891,10 +943,17 @@ def iter_haplotypes(store_path: str, genes: Iterable[str] | None = None,
             raise ValueError(f"{store_path}: gene {gene_ids[a]} has no reference row (hap_id 0); the store is damaged, "
                              f"rebuild it with rule haplotypes")
         ea, eb = edit_offsets[a], edit_offsets[b]
-        buffer, offsets = materialise(_ascii(references[a]), starts[ea:eb], ends[ea:eb],
-                                      alt_bytes[alt_offsets[ea] : alt_offsets[eb]],
-                                      alt_offsets[ea : eb + 1] - alt_offsets[ea], edit_offsets[a : b + 1] - ea)
-        yield GeneHaplotypes(str(gene_ids[a]), hap_ids[a:b], tss[a:b], buffer, offsets)
+        yield _GeneJob(str(gene_ids[a]), hap_ids[a:b], tss[a:b],
+                       (_ascii(references[a]), starts[ea:eb], ends[ea:eb], alt_bytes[alt_offsets[ea] : alt_offsets[eb]],
+                        alt_offsets[ea : eb + 1] - alt_offsets[ea], edit_offsets[a : b + 1] - ea))
+
+
+def iter_haplotypes(store_path: str, genes: Iterable[str] | None = None,
+                    reference_only: bool = False) -> Iterator[GeneHaplotypes]:
+    """Each gene of a chromosome's store (optionally only `genes`, or only the reference hap_id 0), in store order,
+    with its haplotypes materialised by `materialise`."""
+    for job in _gene_jobs(store_path, genes, reference_only):
+        yield job.haplotypes()
 
 
 def _fixed(haps: GeneHaplotypes, minus: bool, W: int, rows_per_block: int = 1 << 22) -> np.ndarray:
@@ -1076,22 +1135,29 @@ def export_fasta(
 
 
 def export_digests(root: str | os.PathLike, chrom: str, out: str | os.PathLike, genes: Sequence[str] | None = None,
-                   individuals: Sequence[str] | None = None, append: bool = False) -> int:
+                   individuals: Sequence[str] | None = None, append: bool = False, threads: int = 1) -> int:
     """Write one line per (gene, individual, haplotype): `gene_id sample hap length sha1` (sha1 of the upper-cased
-    forward-strand sequence; the benchmark harness's digest layout). Each distinct haplotype is hashed once.
+    forward-strand sequence; the benchmark harness's digest layout). Each distinct haplotype is hashed once, genes
+    in `threads` threads.
     Returns the number of lines written."""
     import pyarrow.csv as pacsv
 
     path, hap_map = _export_selection(root, chrom, genes, individuals)
+
+    def digest(job: _GeneJob) -> tuple[list[int], list[str]]:
+        haps = job.haplotypes(upper=True)
+        bounds = haps.offsets.tolist()
+        return ([b - a for a, b in zip(bounds[:-1], bounds[1:])],
+                [hashlib.sha1(haps.buffer[a:b]).hexdigest() for a, b in zip(bounds[:-1], bounds[1:])])
+
     first_row: dict[str, int] = {}
     lengths, sha1 = [], []
-    for haps in iter_haplotypes(path, genes):
-        first_row[haps.gene_id] = len(lengths)
-        upper = _UPPER_BYTES[haps.buffer]
-        for k in range(len(haps.hap_ids)):  # hap_ids are 0..n-1 in store order
-            a, b = haps.offsets[k], haps.offsets[k + 1]
-            lengths.append(int(b - a))
-            sha1.append(hashlib.sha1(upper[a:b].tobytes()).hexdigest())
+    jobs = list(_gene_jobs(path, genes))
+    with ThreadPoolExecutor(max(1, threads)) as pool:  # one gene at a time per thread, in store order
+        for job, (size, digests) in zip(jobs, pool.map(digest, jobs)):
+            first_row[job.gene_id] = len(lengths)  # hap_ids are 0..n-1 in store order
+            lengths += size
+            sha1 += digests
     row = hap_map["gene_id"].map(first_row).to_numpy(dtype=np.int64) + hap_map["hap_id"].to_numpy(dtype=np.int64)
     table = pa.table({"gene_id": hap_map["gene_id"].to_numpy(dtype=object),
                       "sample": hap_map["individual"].to_numpy(dtype=object),
@@ -1169,7 +1235,7 @@ def _cli_build(args: argparse.Namespace) -> None:
         t = time.perf_counter()
         with atomic_path(args.digests) as tmp:
             for i, chrom in enumerate(chroms):
-                export_digests(args.out, chrom, tmp, append=i > 0)
+                export_digests(args.out, chrom, tmp, append=i > 0, threads=args.threads)
         _record_timing(args.timing, "export", time.perf_counter() - t)
 
 
@@ -1203,7 +1269,7 @@ def _cli_export(args: argparse.Namespace) -> None:
         with atomic_path(args.out) as tmp:
             for i, chrom in enumerate(chroms):
                 n += export_digests(args.store, chrom, tmp, per_chrom[chrom] if genes is not None else None,
-                                    samples, append=i > 0)
+                                    samples, append=i > 0, threads=args.threads)
     log.info("%d records written to %s", n, args.out)
     _record_timing(args.timing, "export", time.perf_counter() - t)
 
@@ -1241,6 +1307,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     e.add_argument("--samples", help="individuals, one per line (default: all)")
     e.add_argument("--no-reference", action="store_true", help="fasta: leave out the reference records")
     e.add_argument("--out", required=True)
+    e.add_argument("--threads", type=int, default=1, help="digests: genes hashed in this many threads")
     e.add_argument("--timing", help="add export_s to core_s of this JSON file")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
