@@ -258,6 +258,8 @@ def materialise(reference: np.ndarray, starts: np.ndarray, ends: np.ndarray, alt
     alt_len = np.diff(alt_offsets)
     growth = alt_len - (ends - starts)
     shifted = growth != 0
+    if n_edits == 0:
+        return np.tile(reference, n_haps), offsets
     if len(buffer) > 256 * (int(shifted.sum()) + n_haps):
         # long stretches of reference: copy each stretch between length-changing edits (memcpy), then write every
         # ALT byte in place with one scatter
