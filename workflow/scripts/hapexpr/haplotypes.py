@@ -958,27 +958,23 @@ def iter_haplotypes(store_path: str, genes: Iterable[str] | None = None,
         yield job.haplotypes()
 
 
-def _fixed(haps: GeneHaplotypes, minus: bool, W: int, rows_per_block: int = 1 << 22) -> np.ndarray:
+def _fixed(haps: GeneHaplotypes, minus: bool, W: int) -> np.ndarray:
     """(haplotypes x W) uint8: each haplotype strand-oriented (minus: reverse-complemented), TSS at index W // 2,
     cropped or padded with N."""
-    lengths = np.diff(haps.offsets)
-    anchor = np.asarray(haps.tss_offsets, dtype=np.int64)
-    if minus:
-        anchor = lengths - 1 - anchor
-    out = np.empty((len(lengths), W), dtype=np.uint8)
-    step = max(1, rows_per_block // max(W, 1))
-    columns = np.arange(W, dtype=np.int64) - W // 2
-    for a in range(0, len(lengths), step):
-        b = min(a + step, len(lengths))
-        pos = anchor[a:b, None] + columns[None, :]
-        valid = (pos >= 0) & (pos < lengths[a:b, None])
+    out = np.full((len(haps.hap_ids), W), _N, dtype=np.uint8)
+    bounds = haps.offsets.tolist()
+    for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+        anchor = int(haps.tss_offsets[k])
         if minus:
-            pos = lengths[a:b, None] - 1 - pos
-        src = np.clip(haps.offsets[a:b, None] + pos, 0, max(len(haps.buffer) - 1, 0))
-        block = haps.buffer[src] if len(haps.buffer) else np.full(pos.shape, _N, dtype=np.uint8)
-        if minus:
-            block = _COMPLEMENT_BYTES[block]
-        out[a:b] = np.where(valid, block, np.uint8(_N))
+            anchor = b - a - 1 - anchor  # the TSS's index in the reverse complement
+        lo = anchor - W // 2  # window start in the oriented haplotype
+        first, last = max(lo, 0), min(lo + W, b - a)
+        if last <= first:
+            continue
+        if minus:  # oriented[i] = complement(seq[n - 1 - i])
+            out[k, first - lo : last - lo] = _COMPLEMENT_BYTES[haps.buffer[b - last : b - first][::-1]]
+        else:
+            out[k, first - lo : last - lo] = haps.buffer[a + first : a + last]
     return out
 
 
@@ -991,7 +987,9 @@ def _windows_frame(parts: list[tuple[str, np.ndarray, np.ndarray]]) -> pd.DataFr
     for gene_id, ids, block in parts:
         gene_ids += [gene_id] * len(ids)
         hap_ids.append(np.asarray(ids))
-        windows += [row.tobytes().decode("ascii") for row in block]
+        if len(block):
+            text, width = block.tobytes().decode("ascii"), block.shape[1]
+            windows += [text[i * width : (i + 1) * width] for i in range(len(block))]
     return pd.DataFrame({"gene_id": np.asarray(gene_ids, dtype=object),
                          "hap_id": np.concatenate(hap_ids) if hap_ids else np.zeros(0, dtype=np.int32),
                          "window": np.asarray(windows, dtype=object)})
