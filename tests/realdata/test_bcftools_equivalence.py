@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import require_tool
 from hapexpr.equivalence import compare_with_bcftools
 from hapexpr.haplotypes import build_store

@@ -2,13 +2,19 @@
 
 import pandas as pd
 import pytest
-
 from conftest import require_tool
 from hapdata import genes_table, random_case, write_fasta, write_vcf
 from hapexpr.equivalence import compare_with_bcftools
 from hapexpr.haplotypes import (
-    build_haplotype, build_store, export_fasta, fixed_windows, read_store, read_windows, reverse_complement,
-    store_window, window_bounds,
+    build_haplotype,
+    build_store,
+    export_fasta,
+    fixed_windows,
+    read_store,
+    read_windows,
+    reverse_complement,
+    store_window,
+    window_bounds,
 )
 from hapexpr.variants import ReferenceMismatchError, VCFError
 
@@ -336,7 +342,6 @@ def test_materialise_equals_applying_the_edits_one_by_one(length):
     import random
 
     import numpy as np
-
     from hapexpr.haplotypes import apply_edits, materialise
 
     rng = random.Random(length)

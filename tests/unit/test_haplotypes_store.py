@@ -7,10 +7,16 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import pytest
-
 from hapexpr.haplotypes import (
-    SKIP_REASONS, Haplotype, build_store, gene_windows, iter_window_records, read_windows, reverse_complement,
-    store_window, unique_haplotypes,
+    SKIP_REASONS,
+    Haplotype,
+    build_store,
+    gene_windows,
+    iter_window_records,
+    read_windows,
+    reverse_complement,
+    store_window,
+    unique_haplotypes,
 )
 from hapexpr.reference import Reference
 from hapexpr.simulate import SimulationConfig, simulate_demo

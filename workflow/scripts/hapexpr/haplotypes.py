@@ -42,8 +42,15 @@ import pyarrow.parquet as pq
 
 from hapexpr.io import atomic_path, write_tsv
 from hapexpr.reference import Reference
-from hapexpr.variants import APPLIED_KINDS, GenotypePolicy, Record, ReferenceMismatchError, VcfReader, allele_kind
-from hapexpr.variants import htslib_is_indel
+from hapexpr.variants import (
+    APPLIED_KINDS,
+    GenotypePolicy,
+    Record,
+    ReferenceMismatchError,
+    VcfReader,
+    allele_kind,
+    htslib_is_indel,
+)
 
 log = logging.getLogger(__name__)
 
@@ -398,7 +405,7 @@ def build_window(window: Window, refseq: str, records: Sequence[Record], n_haps:
     chosen = [candidates[k] for k in kept]
     hap_offsets, starts, ends, alts = _stack_edits(chosen)
     hap_ids = hap_of_candidate[1:][inverse]
-    counts["n_unique"] = int(len(np.unique(hap_ids)))
+    counts["n_unique"] = len(np.unique(hap_ids))
     return WindowResult(window.gene_id, window.start, refseq, [r.tss_offset for r in chosen],
                         [r.length for r in chosen], hap_offsets, starts, ends, alts, hap_ids, counts)
 
@@ -447,7 +454,7 @@ def _sequence_hashes(refseq: str, resolved: Sequence[Resolved]) -> list[tuple[in
     for which, p in enumerate(_HASH_MODULI):
         power, inverse = _powers(which, longest), _powers(which, longest, inverse=True)
 
-        def scale(d: np.ndarray) -> np.ndarray:
+        def scale(d: np.ndarray, power: np.ndarray = power, inverse: np.ndarray = inverse) -> np.ndarray:
             return np.where(d >= 0, power[np.clip(d, 0, None)], inverse[np.clip(-d, 0, None)])
 
         prefix = np.zeros(n_ref + 1, dtype=np.int64)
@@ -927,7 +934,7 @@ def _gene_jobs(store_path: str, genes: Iterable[str] | None = None,
     bounds = np.append(bounds, len(gene_ids))
     if not _is_edit_store(table.schema):
         sequences = table.column("sequence").to_pylist()
-        for a, b in zip(bounds[:-1], bounds[1:]):
+        for a, b in itertools.pairwise(bounds):
             parts = sequences[a:b]
             offsets = np.zeros(len(parts) + 1, dtype=np.int64)
             np.cumsum([len(s) for s in parts], out=offsets[1:])
@@ -940,7 +947,7 @@ def _gene_jobs(store_path: str, genes: Iterable[str] | None = None,
     alt_offsets = np.zeros(len(alts) + 1, dtype=np.int64)
     np.cumsum([len(a) for a in alts], out=alt_offsets[1:])
     alt_bytes = _ascii("".join(alts))
-    for a, b in zip(bounds[:-1], bounds[1:]):
+    for a, b in itertools.pairwise(bounds):
         if hap_ids[a] != 0 or references[a] is None:
             raise ValueError(f"{store_path}: gene {gene_ids[a]} has no reference row (hap_id 0); the store is damaged, "
                              f"rebuild it with rule haplotypes")
@@ -963,7 +970,7 @@ def _fixed(haps: GeneHaplotypes, minus: bool, W: int) -> np.ndarray:
     cropped or padded with N."""
     out = np.full((len(haps.hap_ids), W), _N, dtype=np.uint8)
     bounds = haps.offsets.tolist()
-    for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+    for k, (a, b) in enumerate(itertools.pairwise(bounds)):
         anchor = int(haps.tss_offsets[k])
         if minus:
             anchor = b - a - 1 - anchor  # the TSS's index in the reverse complement
@@ -1147,8 +1154,8 @@ def export_digests(root: str | os.PathLike, chrom: str, out: str | os.PathLike, 
     def digest(job: _GeneJob) -> tuple[list[int], list[str]]:
         haps = job.haplotypes(upper=True)
         bounds = haps.offsets.tolist()
-        return ([b - a for a, b in zip(bounds[:-1], bounds[1:])],
-                [hashlib.sha1(haps.buffer[a:b]).hexdigest() for a, b in zip(bounds[:-1], bounds[1:])])
+        return ([b - a for a, b in itertools.pairwise(bounds)],
+                [hashlib.sha1(haps.buffer[a:b]).hexdigest() for a, b in itertools.pairwise(bounds)])
 
     first_row: dict[str, int] = {}
     lengths, sha1 = [], []
@@ -1209,7 +1216,10 @@ def _record_timing(path: str | None, phase: str, seconds: float) -> None:
     """Add a phase to a harness-style timing.json (core_s: the sum of the phases, without Python start-up)."""
     if path is None:
         return
-    timing = json.load(open(path)) if os.path.exists(path) else {}
+    timing = {}
+    if os.path.exists(path):
+        with open(path) as fh:
+            timing = json.load(fh)
     timing[f"{phase}_s"] = seconds
     timing["core_s"] = timing.get("core_s", 0.0) + seconds
     with open(path, "w") as fh:
