@@ -364,3 +364,20 @@ def test_materialise_equals_applying_the_edits_one_by_one(length):
     for k, h in enumerate(haps):
         expected = apply_edits(ref, [s for s, _, _ in h], [e for _, e, _ in h], [a for *_, a in h])
         assert buffer[offsets[k] : offsets[k + 1]].tobytes().decode() == expected
+
+
+def test_without_a_vcf_the_store_holds_the_reference_windows_and_an_empty_map(tmp_path):
+    from hapexpr.haplotypes import build_chromosome, read_map
+
+    fasta = write_fasta(tmp_path / "ref.fa", {"chr1": REF})
+    genes_table("chr1", [("G1", 10, "+"), ("G2", 25, "-")]).to_csv(tmp_path / "genes.tsv", sep="\t", index=False)
+    out = tmp_path / "store"
+    counts = build_chromosome(None, str(fasta), str(tmp_path / "genes.tsv"), str(tmp_path / "none.tsv"), "chr1", 10,
+                              str(out / "chr1.sequences.parquet"), str(out / "chr1.map.parquet"),
+                              str(out / "chr1.counts.tsv"), threads=2)
+    assert counts["n_unique"].tolist() == [1, 1] and len(read_map([str(out / "chr1.map.parquet")])) == 0
+    genes = genes_table("chr1", [("G1", 10, "+"), ("G2", 25, "-")])
+    w = read_windows(str(out / "chr1.sequences.parquet"), genes, 10).set_index("gene_id")["window"]
+    assert w["G1"] == REF[5:15] and w["G2"] == reverse_complement(REF[21:31])
+    empty = read_windows([str(out / "chr1.sequences.parquet")], genes.iloc[:0], 10)
+    assert list(empty.columns) == ["gene_id", "hap_id", "window"] and len(empty) == 0

@@ -825,15 +825,21 @@ def select_individuals(individuals: pd.DataFrame, which: str) -> list[str]:
 
 
 def build_chromosome(
-    vcf: str, fasta: str, genes_tsv: str, individuals_tsv: str, chrom: str, window: int, sequences_path: str,
+    vcf: str | None, fasta: str, genes_tsv: str, individuals_tsv: str, chrom: str, window: int, sequences_path: str,
     map_path: str, counts_path: str, missing: str = "reference", unphased: str = "error",
     individuals: str = "expression", seed: int = 0, chunk_genes: int = 64, threads: int = 1,
 ) -> pd.DataFrame:
-    """The `haplotypes` rule: the store of one chromosome from the workflow's gene and individual tables."""
+    """The `haplotypes` rule: the store of one chromosome from the workflow's gene and individual tables.
+
+    Without a VCF (a cross-gene-only run) the store holds the reference windows (hap_id 0) and an empty map."""
     genes = pd.read_csv(genes_tsv, sep="\t", dtype={"gene_id": str, "chrom": str})
-    chosen = select_individuals(pd.read_csv(individuals_tsv, sep="\t", dtype={"individual": str}), individuals)
-    if not chosen:
-        raise ValueError(f"{individuals_tsv}: no individual is selected by haplotypes.individuals={individuals!r}")
+    if vcf is None:
+        chosen: list[str] = []
+        log.info("%s: no VCF (cross-gene-only run): reference windows only", chrom)
+    else:
+        chosen = select_individuals(pd.read_csv(individuals_tsv, sep="\t", dtype={"individual": str}), individuals)
+        if not chosen:
+            raise ValueError(f"{individuals_tsv}: no individual is selected by haplotypes.individuals={individuals!r}")
     log.info("%s: %d genes, %d individuals, window %d bp, %d threads", chrom, int((genes["chrom"] == chrom).sum()),
              len(chosen), window, threads)
     return build_store(vcf, fasta, genes, chrom, window, chosen, sequences_path, map_path, counts_path,
@@ -921,7 +927,10 @@ def _gene_jobs(store_path: str, genes: Iterable[str] | None = None,
                reference_only: bool = False) -> Iterator[_GeneJob]:
     filters = []
     if genes is not None:
-        filters.append(("gene_id", "in", list(genes)))
+        genes = list(genes)
+        if not genes:
+            return
+        filters.append(("gene_id", "in", genes))
     if reference_only:
         filters.append(("hap_id", "==", 0))
     table = pq.read_table(store_path, filters=filters or None)
@@ -997,9 +1006,9 @@ def _windows_frame(parts: list[tuple[str, np.ndarray, np.ndarray]]) -> pd.DataFr
         if len(block):
             text, width = block.tobytes().decode("ascii"), block.shape[1]
             windows += [text[i * width : (i + 1) * width] for i in range(len(block))]
-    return pd.DataFrame({"gene_id": np.asarray(gene_ids, dtype=object),
-                         "hap_id": np.concatenate(hap_ids) if hap_ids else np.zeros(0, dtype=np.int32),
-                         "window": np.asarray(windows, dtype=object)})
+    return pd.DataFrame({"gene_id": pd.Series(gene_ids, dtype=object),
+                         "hap_id": np.concatenate(hap_ids).astype(np.int32) if hap_ids else np.zeros(0, dtype=np.int32),
+                         "window": pd.Series(windows, dtype=object)})
 
 
 def read_windows(store_paths: Sequence[str], genes: pd.DataFrame, window: int, *,
@@ -1011,7 +1020,8 @@ def read_windows(store_paths: Sequence[str], genes: pd.DataFrame, window: int, *
     window the store was built at (recorded in the store)."""
     strands = _strands(genes)
     parts = []
-    for path in store_paths:
+    for path in [store_paths] if isinstance(store_paths, (str, os.PathLike)) else store_paths:
+        path = str(path)
         built = store_window(path)
         if window > built:
             raise ValueError(f"{path}: windows of {window} bp asked for, but this haplotype store was built at "
@@ -1063,6 +1073,16 @@ def read_store(
         maps.append(pq.read_table(paths["map"], filters=map_filter or None).to_pandas())
     sequences = pd.DataFrame(rows).astype({"hap_id": np.int32, "tss_offset": np.int64})
     return sequences, pd.concat(maps, ignore_index=True)
+
+
+def read_map(map_paths: Sequence[str | os.PathLike], genes: Iterable[str] | None = None) -> pd.DataFrame:
+    """gene_id, individual, haplotype, hap_id of one or more chromosomes' maps (optionally only some genes)."""
+    paths = [map_paths] if isinstance(map_paths, (str, os.PathLike)) else list(map_paths)
+    filters = [("gene_id", "in", list(genes))] if genes is not None else None
+    parts = [pq.read_table(p, columns=list(MAP_SCHEMA.names), filters=filters).to_pandas() for p in paths]
+    if not parts:
+        return MAP_SCHEMA.empty_table().to_pandas()
+    return pd.concat(parts, ignore_index=True)
 
 
 def haplotype_sequences(sequences: pd.DataFrame, hap_map: pd.DataFrame) -> pd.DataFrame:
