@@ -229,14 +229,23 @@ def test_read_windows_reads_a_table_of_full_sequences_as_fixed_windows_does(tmp_
     seqs = pd.DataFrame({"gene_id": ["P", "P", "M"], "hap_id": [0, 1, 0],
                          "sequence": ["AACCGTT", "AAGGGGCCGTT", "AACCGTT"], "tss_offset": [3, 7, 3]})
     genes = pd.DataFrame({"gene_id": ["P", "M"], "tss": [3, 3], "strand": ["+", "-"]})
-    seqs.to_parquet(tmp_path / "chr1.sequences.parquet")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from hapexpr.haplotypes import SEQUENCE_SCHEMA, WINDOW_KEY
+
+    table = pa.Table.from_pandas(seqs, schema=SEQUENCE_SCHEMA, preserve_index=False)
     path = str(tmp_path / "chr1.sequences.parquet")
+    pq.write_table(table.replace_schema_metadata({WINDOW_KEY: b"7"}), path)
     assert store_window(path) == 7
     pd.testing.assert_frame_equal(read_windows([path], genes, 6), fixed_windows(seqs, genes, 6), check_dtype=False)
     only_p = read_windows([path], genes[genes.gene_id == "P"], 6, reference_only=True)
     assert only_p["window"].tolist() == ["AAC" + "CGT"] and only_p["hap_id"].tolist() == [0]
     with pytest.raises(ValueError, match="built at 7 bp"):
         read_windows([path], genes, 8)
+    seqs.to_parquet(tmp_path / "old.parquet")  # no recorded window: refused
+    with pytest.raises(ValueError, match="does not record the window"):
+        read_windows([str(tmp_path / "old.parquet")], genes, 6)
 
 
 def test_fixed_windows_of_reference_store_equal_the_oriented_reference(tmp_path):

@@ -60,8 +60,9 @@ COUNT_COLUMNS = (
     + [f"skipped_{r}" for r in SKIP_REASONS]
     + ["missing", "unphased"]
 )
-STORE_FORMAT = "edits-1"  # Parquet key-value metadata `hapexpr.store`; `hapexpr.window` holds the window (bp)
-SEQUENCE_SCHEMA = pa.schema(
+STORE_FORMAT = "edits-1"  # Parquet key-value metadata `hapexpr.store` of the sequences file
+WINDOW_KEY = b"hapexpr.window"  # Parquet key-value metadata of the sequences file: the W it was built at
+STORE_SCHEMA = pa.schema(
     [
         ("gene_id", pa.string()),
         ("hap_id", pa.int32()),
@@ -73,6 +74,11 @@ SEQUENCE_SCHEMA = pa.schema(
         ("edit_end", pa.list_(pa.int32())),
         ("edit_alt", pa.list_(pa.string())),
     ]
+)
+# A table of full sequences (what read_store returns); also readable as a store when it records WINDOW_KEY (stores
+# written by hand in tests, and by hapexpr before the edit store)
+SEQUENCE_SCHEMA = pa.schema(
+    [("gene_id", pa.string()), ("hap_id", pa.int32()), ("sequence", pa.large_string()), ("tss_offset", pa.int64())]
 )
 MAP_SCHEMA = pa.schema(
     [("gene_id", pa.string()), ("individual", pa.string()), ("haplotype", pa.int8()), ("hap_id", pa.int32())]
@@ -648,7 +654,8 @@ class StoreWriter:
         self._results: list[WindowResult] = []
 
     def open(self, seq_tmp, map_tmp) -> None:
-        schema = SEQUENCE_SCHEMA.with_metadata({"hapexpr.store": STORE_FORMAT, "hapexpr.window": str(self.window)})
+        metadata = {b"hapexpr.store": STORE_FORMAT.encode(), WINDOW_KEY: str(int(self.window)).encode()}
+        schema = STORE_SCHEMA.with_metadata(metadata)
         # no dictionary or statistics for the reference text: hashing 100-kb strings costs, gains nothing
         self._seq_writer = pq.ParquetWriter(seq_tmp, schema, compression="zstd", use_dictionary=["gene_id"],
                                             write_statistics=["gene_id", "hap_id"])
@@ -861,17 +868,13 @@ def _is_edit_store(schema: pa.Schema) -> bool:
     return "edit_start" in schema.names
 
 
-def store_window(store_path: str) -> int:
-    """The window length (bp) a chromosome's store was built at."""
-    schema = pq.read_schema(store_path)
-    meta = schema.metadata or {}
-    if b"hapexpr.window" in meta:
-        return int(meta[b"hapexpr.window"])
-    if _is_edit_store(schema) or "sequence" not in schema.names:
-        raise ValueError(f"{store_path}: not a haplotype store (no recorded window); rebuild it with rule haplotypes")
-    # a table of full sequences: the reference rows (hap_id 0) are the windows themselves
-    reference = pq.read_table(store_path, columns=["sequence"], filters=[("hap_id", "==", 0)])["sequence"]
-    return int(min((len(s) for s in reference.to_pylist()), default=0))
+def store_window(store_path: str | os.PathLike) -> int:
+    """The window length (bp) a chromosome's store was built at (recorded in its Parquet metadata)."""
+    metadata = pq.read_schema(store_path).metadata or {}
+    if WINDOW_KEY not in metadata:
+        raise ValueError(f"{store_path}: the haplotype store does not record the window it was built at (made by an "
+                         f"older hapexpr); delete results/haplotypes and rerun the haplotypes rule")
+    return int(metadata[WINDOW_KEY])
 
 
 @dataclass
