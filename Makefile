@@ -15,8 +15,7 @@ $(VENV)/.installed: requirements.txt requirements-models.txt
 	touch $@
 
 # Debian tools the tests use (bcftools for the equivalence tests, samtools for the shared haplotype harness, SLURM +
-# munge for the cluster tests,
-# chromium for the report test). Needs root; skipped with a message otherwise.
+# munge for the cluster tests, chromium for the report test). Needs root; skipped with a message otherwise.
 system-packages:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
