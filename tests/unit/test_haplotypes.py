@@ -2,12 +2,19 @@
 
 import pandas as pd
 import pytest
-
 from conftest import require_tool
 from hapdata import genes_table, random_case, write_fasta, write_vcf
 from hapexpr.equivalence import compare_with_bcftools
 from hapexpr.haplotypes import (
-    build_haplotype, build_store, export_fasta, fixed_windows, read_store, reverse_complement, window_bounds,
+    build_haplotype,
+    build_store,
+    export_fasta,
+    fixed_windows,
+    read_store,
+    read_windows,
+    reverse_complement,
+    store_window,
+    window_bounds,
 )
 from hapexpr.variants import ReferenceMismatchError, VCFError
 
@@ -112,6 +119,20 @@ def test_store_holds_each_distinct_haplotype_once_and_maps_everyone(tmp_path):
     assert c.loc["G1", "n_unique"] == 3 and c.loc["G1", "applied"] == 5 and c.loc["G1", "n_variants"] == 2
 
 
+def test_different_edits_giving_the_same_sequence_are_one_haplotype(tmp_path):
+    # an MNP and the two SNVs it is made of; a deletion of one G of "GG" and of the other one
+    records = [(5, "CG", "AA", ["1|0", "0|0"]), (5, "C", "A", ["0|1", "0|0"]), (6, "G", "A", ["0|1", "0|0"]),
+               (15, "AG", "A", ["0|0", "1|0"]), (16, "GG", "G", ["0|0", "0|1"])]
+    genes = genes_table("chr1", [("G1", 10, "+")])
+    counts, out, _, _ = _store(tmp_path, REF, records, genes, ["A", "B"], 20)
+    seqs, hap_map = read_store(out, "chr1")
+    m = hap_map.set_index(["individual", "haplotype"])["hap_id"]
+    assert m[("A", 1)] == m[("A", 2)] != m[("B", 1)] == m[("B", 2)] != 0
+    assert sorted(seqs["hap_id"]) == [0, 1, 2] and counts["n_unique"].tolist() == [2]
+    got = seqs.set_index("hap_id")["sequence"]
+    assert got[m[("A", 1)]] == REF[:5] + "AA" + REF[7:20] and got[m[("B", 1)]] == REF[:16] + REF[17:20]
+
+
 def test_gene_without_variants_has_one_haplotype_the_reference(tmp_path):
     records = [(3, "T", "G", ["0|1", "1|1"])]
     genes = genes_table("chr1", [("G1", 30, "+")])
@@ -201,6 +222,30 @@ def test_fixed_windows_anchor_the_tss_at_w_half_and_reverse_complement_minus_gen
     assert all(len(x) == 6 for x in w)
     odd = fixed_windows(seqs.iloc[:1], genes, 5)["window"][0]
     assert odd == "AC" + "CGT" and odd[5 // 2] == "C"
+
+
+def test_read_windows_reads_a_table_of_full_sequences_as_fixed_windows_does(tmp_path):
+    # hand-made tables of full sequences (the format before the edit store) stay readable
+    seqs = pd.DataFrame({"gene_id": ["P", "P", "M"], "hap_id": [0, 1, 0],
+                         "sequence": ["AACCGTT", "AAGGGGCCGTT", "AACCGTT"], "tss_offset": [3, 7, 3]})
+    genes = pd.DataFrame({"gene_id": ["P", "M"], "tss": [3, 3], "strand": ["+", "-"]})
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from hapexpr.haplotypes import SEQUENCE_SCHEMA, WINDOW_KEY
+
+    table = pa.Table.from_pandas(seqs, schema=SEQUENCE_SCHEMA, preserve_index=False)
+    path = str(tmp_path / "chr1.sequences.parquet")
+    pq.write_table(table.replace_schema_metadata({WINDOW_KEY: b"7"}), path)
+    assert store_window(path) == 7
+    pd.testing.assert_frame_equal(read_windows([path], genes, 6), fixed_windows(seqs, genes, 6), check_dtype=False)
+    only_p = read_windows([path], genes[genes.gene_id == "P"], 6, reference_only=True)
+    assert only_p["window"].tolist() == ["AAC" + "CGT"] and only_p["hap_id"].tolist() == [0]
+    with pytest.raises(ValueError, match="built at 7 bp"):
+        read_windows([path], genes, 8)
+    seqs.to_parquet(tmp_path / "old.parquet")  # no recorded window: refused
+    with pytest.raises(ValueError, match="does not record the window"):
+        read_windows([str(tmp_path / "old.parquet")], genes, 6)
 
 
 def test_fixed_windows_of_reference_store_equal_the_oriented_reference(tmp_path):
@@ -352,3 +397,83 @@ def test_reference_only_store_without_vcf_has_reference_windows_and_an_empty_map
     assert hap_map.empty and set(seqs["hap_id"]) == {0}
     windows = read_windows([str(out / "22.sequences.parquet")], genes_table("22", [("G1", 10, "+")]), 10)
     assert windows["window"].tolist() == [REF[5:15]]
+
+
+def test_command_line_builds_from_a_bed_and_exports_fasta_and_digests(tmp_path):
+    import hashlib
+
+    from hapexpr.haplotypes import main
+
+    fasta = write_fasta(tmp_path / "ref.fa", {"chr1": REF})
+    vcf = write_vcf(tmp_path / "v.vcf.gz", "chr1", len(REF), ["A", "B"],
+                    [(12, "T", "C", ["0|1", "1|0"]), (22, "A", "AGG", ["1|1", "0|0"])])  # 1-based POS
+    (tmp_path / "w.bed").write_text("chr1\t5\t15\tG1\t0\t+\nchr1\t18\t28\tG2\t0\t-\n")
+    (tmp_path / "s.txt").write_text("B\nA\n")
+    store, timing = tmp_path / "store", tmp_path / "timing.json"
+    main(["build", "--fasta", str(fasta), "--vcf", str(vcf), "--regions", str(tmp_path / "w.bed"), "--samples",
+          str(tmp_path / "s.txt"), "--threads", "2", "--out", str(store), "--digests", str(tmp_path / "d0.tsv")])
+    seqs, hap_map = read_store(store, "chr1")
+    assert sorted(hap_map["individual"].unique()) == ["A", "B"] and set(seqs["gene_id"]) == {"G1", "G2"}
+    got = hap_map.merge(seqs).set_index(["gene_id", "individual", "haplotype"])["sequence"]
+    assert got[("G1", "A", 2)] == REF[5:11] + "C" + REF[12:15]
+    assert got[("G2", "A", 1)] == REF[18:21] + "AGG" + REF[22:28]
+    main(["export", "--store", str(store), "--format", "fasta", "--no-reference", "--out", str(tmp_path / "fa")])
+    lines = (tmp_path / "fa" / "chr1.fa").read_text().splitlines()
+    assert lines[0].startswith(">G1|A|1|") and len([x for x in lines if x.startswith(">")]) == 8
+    main(["export", "--store", str(store), "--format", "digests", "--out", str(tmp_path / "d.tsv"), "--timing",
+          str(timing)])
+    digests = pd.read_csv(tmp_path / "d.tsv", sep="\t").set_index(["gene_id", "sample", "hap"])
+    assert len(digests) == 8
+    assert digests.loc[("G1", "A", 2), "sha1"] == hashlib.sha1(got[("G1", "A", 2)].upper().encode()).hexdigest()
+    assert (tmp_path / "d.tsv").read_text() == (tmp_path / "d0.tsv").read_text()  # build --digests: the same
+    assert set(__import__("json").loads(timing.read_text())) == {"export_s", "core_s"}
+    (tmp_path / "bad.bed").write_text("chr1\t5\t15\tG1\nchr1\t18\t29\tG2\n")
+    with pytest.raises(ValueError, match="line 2 is a window of 11 bp"):
+        main(["build", "--fasta", str(fasta), "--vcf", str(vcf), "--regions", str(tmp_path / "bad.bed"), "--out",
+              str(tmp_path / "bad")])
+
+
+@pytest.mark.parametrize("length", [40, 5000])  # short windows: per-byte gather; long: stretch copies + scatter
+def test_materialise_equals_applying_the_edits_one_by_one(length):
+    import random
+
+    import numpy as np
+    from hapexpr.haplotypes import apply_edits, materialise
+
+    rng = random.Random(length)
+    ref = "".join(rng.choice("ACGTNacgt") for _ in range(length))
+    haps = []
+    for _ in range(30):
+        edits, pos = [], rng.randrange(0, 3)
+        while pos < length and rng.random() < 0.95:
+            end = min(length, pos + rng.choice([0, 1, 1, 1, 2, 5]))
+            edits.append((pos, end, "".join(rng.choice("ACGTacgt") for _ in range(rng.choice([0, 1, 1, 1, 3])))))
+            pos = end + rng.randrange(0, max(2, length // 4))
+        haps.append(edits)
+    haps.append([])
+    flat = [e for h in haps for e in h]
+    hap_offsets = np.cumsum([0] + [len(h) for h in haps])
+    alt_offsets = np.cumsum([0] + [len(a) for _, _, a in flat])
+    buffer, offsets = materialise(np.frombuffer(ref.encode(), np.uint8), np.array([s for s, _, _ in flat]),
+                                  np.array([e for _, e, _ in flat]), np.frombuffer("".join(a for *_, a in flat).encode(),
+                                                                                 np.uint8), alt_offsets, hap_offsets)
+    for k, h in enumerate(haps):
+        expected = apply_edits(ref, [s for s, _, _ in h], [e for _, e, _ in h], [a for *_, a in h])
+        assert buffer[offsets[k] : offsets[k + 1]].tobytes().decode() == expected
+
+
+def test_without_a_vcf_the_store_holds_the_reference_windows_and_an_empty_map(tmp_path):
+    from hapexpr.haplotypes import build_chromosome, read_map
+
+    fasta = write_fasta(tmp_path / "ref.fa", {"chr1": REF})
+    genes_table("chr1", [("G1", 10, "+"), ("G2", 25, "-")]).to_csv(tmp_path / "genes.tsv", sep="\t", index=False)
+    out = tmp_path / "store"
+    counts = build_chromosome(None, str(fasta), str(tmp_path / "genes.tsv"), str(tmp_path / "none.tsv"), "chr1", 10,
+                              str(out / "chr1.sequences.parquet"), str(out / "chr1.map.parquet"),
+                              str(out / "chr1.counts.tsv"), threads=2)
+    assert counts["n_unique"].tolist() == [1, 1] and len(read_map([str(out / "chr1.map.parquet")])) == 0
+    genes = genes_table("chr1", [("G1", 10, "+"), ("G2", 25, "-")])
+    w = read_windows(str(out / "chr1.sequences.parquet"), genes, 10).set_index("gene_id")["window"]
+    assert w["G1"] == REF[5:15] and w["G2"] == reverse_complement(REF[21:31])
+    empty = read_windows([str(out / "chr1.sequences.parquet")], genes.iloc[:0], 10)
+    assert list(empty.columns) == ["gene_id", "hap_id", "window"] and len(empty) == 0

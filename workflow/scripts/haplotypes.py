@@ -22,4 +22,5 @@ build_chromosome(
     p.individuals,
     p.seed,
     p.chunk_genes,
+    snakemake.threads,
 )
