@@ -53,7 +53,10 @@ def test_every_individual_has_genotypes_expression_and_a_population(demo_run):
     assert len(ind) == 200
     assert ind["in_vcf"].all() and ind["in_expression"].all()
     assert set(ind["population"]) == {"POPA", "POPB"}
-    assert ind["split"].value_counts().to_dict() == {"train": 130, "test": 50, "valid": 20}
+    # the held-out population (splits.individuals.test_populations: [POPB]) is never trained on
+    assert set(ind.loc[ind["population"] == "POPB", "split"]) == {"test_population"}
+    assert ind.loc[ind["population"] == "POPA", "split"].value_counts().to_dict() == {"train": 65, "test": 25,
+                                                                                       "valid": 10}
 
 
 def test_expression_matrix_has_the_kept_genes_and_individuals(demo_run):

@@ -40,7 +40,7 @@ def test_planted_motifs_are_found_in_their_bins(demo_run):
 def test_predictions_follow_the_contract(demo_run):
     pred = pd.read_parquet(demo_run / "results/predictions/dexter.parquet")
     assert list(pred.columns) == ["gene_id", "individual", "protocol", "y_true", "y_pred", "split", "status"]
-    assert set(pred["protocol"]) == {"cross_gene", "cross_individual"}
+    assert set(pred["protocol"]) == {"cross_gene", "cross_individual", "cross_population", "unseen_gene_individual"}
     assert (pred.loc[pred["protocol"] == "cross_gene", "individual"] == "reference").all()
     ok = pred["status"] == "ok"
     assert (ok | pred["status"].str.startswith("skipped")).all()

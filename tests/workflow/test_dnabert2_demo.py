@@ -14,7 +14,7 @@ def test_demo_dnabert2_beats_shuffled_targets_cross_gene(demo_run):
     r = {}
     for name in ("dnabert2", "dnabert2_shuffled"):
         d = pd.read_parquet(tmp_path / f"results/predictions/{name}.parquet")
-        assert set(d["protocol"]) == {"cross_gene", "cross_individual"}
+        assert set(d["protocol"]) == {"cross_gene", "cross_individual", "cross_population", "unseen_gene_individual"}
         test = d[(d["protocol"] == "cross_gene") & (d["split"] == "test") & (d["status"] == "ok")]
         assert len(test) >= 10
         r[name] = pearsonr(test["y_true"], test["y_pred"])[0]

@@ -50,7 +50,7 @@ def test_gta_beats_a_shuffled_target_control_on_the_demo(demo_run, tmp_path):
     control = shuffled_target_control(demo_run, tmp_path / "control")
     tmp_path = demo_run
     full = pd.read_parquet(tmp_path / "results/predictions/gta.parquet")
-    assert set(full["protocol"]) == {"cross_gene", "cross_individual"}
+    assert set(full["protocol"]) == {"cross_gene", "cross_individual", "cross_population", "unseen_gene_individual"}
     truth = pd.read_csv(tmp_path / "results/genes/genes.tsv", sep="\t")
     rho_full = cross_gene_spearman(full, truth)
     rho_control = cross_gene_spearman(control, truth)

@@ -112,3 +112,35 @@ def test_elastic_net_finds_the_planted_causal_variants(demo_run):
     assert per_gene.mean() >= 0.7, per_gene.mean()
     common = causal[causal["alt_frequency"].between(0.05, 0.95)]
     assert common["found"].mean() >= 0.5, common["found"].mean()
+
+
+PROTOCOLS = ("cross_gene", "cross_individual", "cross_population", "unseen_gene_individual")
+CONTROLS = ("gta_prompt_only", "cnn", "elastic_net_window")
+
+
+def test_summary_scores_every_protocol_and_control_on_one_gene_set_per_protocol(demo_run):
+    """Issue 11: rows for the four protocols, the controls among the models, and one n per protocol."""
+    summary = pd.read_csv(demo_run / "results/benchmark/summary.tsv", sep="\t")
+    ours = summary[(summary["source"] == "this run") & (summary["metric"] != "not_applicable")]
+    assert set(ours["protocol"]) == set(PROTOCOLS)
+    assert set(CONTROLS) <= set(ours["model"])
+    for protocol, metric_name in [("cross_gene", "pearson"), *((p, "mean_r") for p in PROTOCOLS[1:])]:
+        rows = ours[(ours["protocol"] == protocol) & (ours["metric"] == metric_name)]
+        assert len(rows) >= 3 and rows["n"].nunique() == 1, rows[["model", "n"]]
+    for metric_name in ("median_r", "mean_abs_r", "share_positive_r", "significant_wrong_sign_share",
+                        "paired_diff_vs_elastic_net", "share_better_than_elastic_net"):
+        assert metric_name in set(ours.loc[ours["protocol"] == "cross_individual", "metric"]), metric_name
+    na = summary[(summary["model"] == "elastic_net") & (summary["metric"] == "not_applicable")]
+    assert "unseen_gene_individual" in set(na["protocol"])
+
+
+def test_elastic_net_beats_every_sequence_model_cross_individual_and_the_report_says_so(demo_run):
+    """The pattern the literature reports for personal genomes, on the demo; the report's grid states it."""
+    summary = pd.read_csv(demo_run / "results/benchmark/summary.tsv", sep="\t")
+    mean_r = summary[(summary["source"] == "this run") & (summary["protocol"] == "cross_individual")
+                     & (summary["metric"] == "mean_r")].set_index("model")["value"]
+    sequence_models = [m for m in mean_r.index if not m.startswith("elastic_net")]
+    assert len(sequence_models) >= 5, sequence_models
+    assert (mean_r["elastic_net"] > mean_r[sequence_models] + 0.1).all(), mean_r
+    grid = (demo_run / "results/report/benchmark_grid.html").read_text()
+    assert "beats every sequence model" in grid
