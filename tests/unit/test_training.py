@@ -3,6 +3,7 @@
 The exact resume of DNABERT-2 and GTA through this trainer is tested in test_dnabert2.py and test_gta.py."""
 
 import logging
+import os
 import math
 
 import numpy as np
@@ -136,6 +137,18 @@ def test_resume_after_a_kill_is_exact(tmp_path):
     pd.testing.assert_frame_equal(resumed, full)
     assert resumed["step"].dtype == np.int64
     assert torch.equal(resumed_task.model[1].weight, full_task.model[1].weight)
+
+
+def test_checkpoint_files_follow_the_umask(tmp_path):
+    """safetensors writes 0600; a checkpoint gets 0666 minus the umask like any other file (issue 12)."""
+    x, t = data()
+    old = os.umask(0o022)
+    try:
+        train(LinearTask(x), t, None, settings(steps=2, checkpoint_every=1), tmp_path / "u")
+    finally:
+        os.umask(old)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "u").iterdir()}
+    assert modes and set(modes.values()) == {0o644}, modes
 
 
 def test_changed_settings_restart_with_a_warning(tmp_path, caplog):

@@ -36,6 +36,8 @@ import pandas as pd
 import torch
 from safetensors.torch import load_file, save_file
 
+from hapexpr.io import apply_umask
+
 log = logging.getLogger(__name__)
 
 SCHEDULES = ("linear", "cosine")
@@ -298,6 +300,7 @@ class Checkpoint:
         if best_state is not None:
             save_file(best_state, str(self.tmp / "best.safetensors"))
         torch.save(trainer_state, self.tmp / "trainer_state.pt")
+        apply_umask(self.tmp)  # safetensors writes 0600: a group sharing the results can read and resume it
         if self.dir.exists():
             if self.old.exists():
                 shutil.rmtree(self.old)
