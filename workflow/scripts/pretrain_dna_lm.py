@@ -6,11 +6,11 @@ import os
 import shutil
 from pathlib import Path
 
-import pandas as pd
 import torch
 
 from hapexpr import setup_logging
 from hapexpr.dnabert2_train import PretrainSettings, pretrain_dna_lm, pretraining_genes, reference_windows
+from hapexpr.genes import read_genes
 from hapexpr.io import write_tsv
 from hapexpr.training import require_device, settings_from
 
@@ -19,7 +19,7 @@ torch.set_num_threads(snakemake.threads)
 settings = settings_from(PretrainSettings, snakemake.params.settings)
 require_device(snakemake.rule, snakemake.resources.get("gpu", 0), snakemake.params.allow_cpu, settings.device,
                settings.precision)
-genes = pretraining_genes(pd.read_csv(snakemake.input.genes, sep="\t"), snakemake.params.genes)
+genes = pretraining_genes(read_genes(snakemake.input.genes), snakemake.params.genes)
 sequences = reference_windows(snakemake.input.fasta, genes, snakemake.params.window)
 # Written beside the output directory, then moved in: an interrupted run leaves no half-written model files.
 out = Path(snakemake.output.config).parent
