@@ -12,9 +12,13 @@ pytestmark = pytest.mark.slow
 def test_demo_dnabert2_beats_shuffled_targets_cross_gene(demo_run):
     tmp_path = demo_run
     r = {}
+    protocols = {  # the demo fits the shuffled control cross-gene only (models.dnabert2.variant_protocols)
+        "dnabert2": {"cross_gene", "cross_individual", "cross_population", "unseen_gene_individual"},
+        "dnabert2_shuffled": {"cross_gene"},
+    }
     for name in ("dnabert2", "dnabert2_shuffled"):
         d = pd.read_parquet(tmp_path / f"results/predictions/{name}.parquet")
-        assert set(d["protocol"]) == {"cross_gene", "cross_individual", "cross_population", "unseen_gene_individual"}
+        assert set(d["protocol"]) == protocols[name]
         test = d[(d["protocol"] == "cross_gene") & (d["split"] == "test") & (d["status"] == "ok")]
         assert len(test) >= 10
         r[name] = pearsonr(test["y_true"], test["y_pred"])[0]

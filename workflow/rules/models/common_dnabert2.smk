@@ -47,9 +47,18 @@ def dnabert2_model_files(wildcards=None):
     return [dnabert2_model_dir()]
 
 
-def dnabert2_protocols():
-    """The protocols DNABERT-2 trains a model for (cross_gene only in a cross-gene-only run)."""
-    return [p for p in dnabert2_cfg("protocols", default=DNABERT2_PROTOCOLS) if p in PROTOCOLS]
+def dnabert2_fit(name):
+    """The fit behind a prediction name: dnabert2_shuffled is the shuffled-target control."""
+    return "shuffled" if name == "dnabert2_shuffled" else "finetuned"
+
+
+def dnabert2_protocols(fit="finetuned"):
+    """The protocols DNABERT-2 trains a model for (cross_gene only in a cross-gene-only run); the shuffled-target
+    control uses `variant_protocols` (default: the same)."""
+    protocols = dnabert2_cfg("protocols", default=DNABERT2_PROTOCOLS)
+    if fit == "shuffled":
+        protocols = dnabert2_cfg("variant_protocols", default=None) or protocols
+    return [p for p in protocols if p in PROTOCOLS]
 
 
 def dnabert2_tokens():

@@ -121,8 +121,8 @@ rule dnabert2_predictions:
     input:
         lambda wc: expand(
             "results/models/dnabert2/{fit}/{protocol}/predictions.parquet",
-            fit="shuffled" if wc.name == "dnabert2_shuffled" else "finetuned",
-            protocol=dnabert2_protocols(),
+            fit=dnabert2_fit(wc.name),
+            protocol=dnabert2_protocols(dnabert2_fit(wc.name)),
         ),
     output:
         "results/predictions/{name}.parquet",
