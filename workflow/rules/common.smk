@@ -146,6 +146,7 @@ EXPRESSION = "resources/expression/expression.txt.gz"
 POPULATIONS = "resources/samples/populations.tsv"
 GTEX = "resources/expression/gtex_median_tpm.gct.gz"
 LEVELS = "resources/expression/levels.txt.gz"
+PHENOTYPES = "resources/phenotypes/phenotypes.tsv"
 
 
 wildcard_constraints:
