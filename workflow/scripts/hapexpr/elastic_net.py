@@ -215,6 +215,7 @@ class GeneFit:
     lambda_index: int
     cv_mse: float
     cv_r2: float
+    oof: np.ndarray  # each row's prediction by the model of the other folds at the chosen lambda
 
 
 def fit_gene(x: np.ndarray, y: np.ndarray, folds: np.ndarray, config: ElasticNetConfig) -> GeneFit:
@@ -233,13 +234,16 @@ def fit_gene(x: np.ndarray, y: np.ndarray, folds: np.ndarray, config: ElasticNet
         held_out.append((x[test] - xm, y[test] - ym))
     cv_mse = np.full(len(lambdas), np.inf)
     best = 0
+    oof, best_oof = np.empty(len(y)), np.full(len(y), y.mean())
     for i, lam in enumerate(lambdas):
         err = 0.0
-        for state, (xt, yt) in zip(states, held_out):
-            err += float(((yt - xt @ state.step(lam)) ** 2).sum())
+        for f, (state, (xt, yt)) in enumerate(zip(states, held_out)):
+            fitted = xt @ state.step(lam)
+            err += float(((yt - fitted) ** 2).sum())
+            oof[folds == f] = fitted + y[folds != f].mean()
         cv_mse[i] = err / len(y)
-        if cv_mse[i] < cv_mse[best]:
-            best = i
+        if cv_mse[i] < cv_mse[best] or i == 0:
+            best, best_oof = i, oof.copy()
         if config.patience and i - best >= config.patience:
             break
     xm, ym = x.mean(axis=0), y.mean()
@@ -247,7 +251,7 @@ def fit_gene(x: np.ndarray, y: np.ndarray, folds: np.ndarray, config: ElasticNet
     for lam in lambdas[: best + 1]:
         coef = state.step(lam)
     return GeneFit(coef.copy(), float(ym - xm @ coef), float(lambdas[best]), best, float(cv_mse[best]),
-                   float(1 - cv_mse[best] / y.var()))
+                   float(1 - cv_mse[best] / y.var()), best_oof)
 
 
 def _skip(gene_id: str, status: str, n_train: int, n_cis: int) -> dict:
