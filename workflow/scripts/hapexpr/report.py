@@ -592,6 +592,12 @@ def training_curve(log: pd.DataFrame) -> pd.DataFrame:
 # --- traits (hapexpr.traits): gene-level association and individual risk ---
 
 
+def _chromosome_order(name: str) -> tuple:
+    """chr2 before chr10, numbered chromosomes before X, Y and others, with or without the `chr` prefix."""
+    bare = name.removeprefix("chr")
+    return (0, int(bare), "") if bare.isdigit() else (1, 0, bare)
+
+
 def plot_association(association: pd.DataFrame, fdr: float, path: str | os.PathLike,
                      truth: pd.DataFrame | None = None) -> None:
     """Manhattan-style gene plot: -log10 p of each gene along the genome (chromosome order, TSS), one row of panels
@@ -601,8 +607,7 @@ def plot_association(association: pd.DataFrame, fdr: float, path: str | os.PathL
         return _empty(path, "No gene was tested for association.")
     models = list(dict.fromkeys(tested["model"]))
     traits = list(dict.fromkeys(tested["trait"]))
-    chroms = list(dict.fromkeys(tested.sort_values(["chrom", "tss"], key=lambda c: c.map(
-        {v: i for i, v in enumerate(dict.fromkeys(association["chrom"]))}) if c.name == "chrom" else c)["chrom"]))
+    chroms = sorted(tested["chrom"].astype(str).unique(), key=_chromosome_order)
     span = tested.groupby("chrom")["tss"].max().reindex(chroms).fillna(0).to_numpy(float) * 1.02 + 1
     offset = dict(zip(chroms, np.concatenate([[0], np.cumsum(span)[:-1]])))
     fig, axes = plt.subplots(len(models), len(traits), figsize=(5.5 * len(traits), 1.9 * len(models) + 0.6),
