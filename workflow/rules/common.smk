@@ -521,7 +521,8 @@ if os.path.exists(OVERVIEW):
 
 def run_rules():
     """The rules of this run with a benchmark file: every rule except those of disabled models (a rule of
-    workflow/rules/models/<model>.smk or common_<model>.smk belongs to the config's models.<model>)."""
+    workflow/rules/models/<model>.smk or common_<model>.smk belongs to the config's models.<model>) and, in a run
+    without traits, the trait rules."""
     sections = cfg("models", default={}) or {}
     models = {m for m, props in sections.items() if (props or {}).get("enabled")}
     if "gta" in models and cfg("models", "gta", "encoder", default="cnn") == "dnabert2":
@@ -531,6 +532,8 @@ def run_rules():
         folder, name = os.path.split(str(candidate.snakefile))
         in_models = os.path.basename(folder) == "models"
         model = name.removesuffix(".smk").removeprefix("common_") if in_models else None
+        if candidate.name in TRAIT_RULES and not TRAITS:
+            continue  # a run without traits (or one that turned them off): no trait job of an earlier run listed
         if candidate.benchmark and (model not in sections or model in models):
             selected.append(candidate)
     return selected
@@ -597,6 +600,7 @@ def training_logs():
 # In the DAG only when traits.traits names traits (the demo's simulate writes the phenotype table; a real run
 # downloads sources.phenotypes) and the run has genotypes.
 TRAITS = bool(cfg("traits", "traits")) and GENOTYPES
+TRAIT_RULES = ["phenotypes", "polygenic_score", "associate_traits", "risk", "report_traits"]
 
 
 def trait_types():
