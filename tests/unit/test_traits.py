@@ -235,7 +235,8 @@ def test_out_of_fold_predictions_of_the_elastic_net_are_those_of_the_other_folds
     y = x[:, 0] - x[:, 1] + rng.normal(size=50)
     folds = make_folds(50, 5, 0)
     config = ElasticNetConfig(patience=0)
-    fit = fit_gene(x, y, folds, config)
+    fit = fit_gene(x, y, folds, config, out_of_fold=True)
+    assert fit_gene(x, y, folds, config).oof is None
     lambdas = lambda_grid(x, y, config.l1_ratio, config.n_lambdas, config.lambda_min_ratio)
     for f in range(5):
         train = folds != f

@@ -119,6 +119,10 @@ def make_phenotypes(path: str, individuals: pd.DataFrame, traits: Mapping[str, s
                          f"genotypes and expression (results/individuals.tsv, e.g. {list(used.index[:3])}); check "
                          f"that the files use the same ids.")
     table = pd.concat([used.loc[both, ["population", "split"]], values.loc[both]], axis=1).reset_index()
+    incomplete = table.loc[table[list(covariates)].isna().any(axis=1), "individual"]
+    if len(incomplete):
+        log.warning("%d individuals lack a covariate value and are left out of every analysis: %s", len(incomplete),
+                    " ".join(incomplete))
     for trait, kind in traits.items():
         for split, part in table.groupby("split")[trait]:
             cases = f", {int(part.sum())} cases" if kind == "binary" else ""
@@ -331,7 +335,7 @@ def penalised_scores(x_train: np.ndarray, y_train: np.ndarray, x_other: np.ndarr
     z_train = (x_train[:, keep] - mean[keep]) / sd[keep]
     z_other = (x_other[:, keep] - mean[keep]) / sd[keep]
     fit = fit_gene(z_train, y_train, make_folds(len(y_train), folds, seed),
-                   ElasticNetConfig(l1_ratio=l1_ratio, folds=folds, seed=seed))
+                   ElasticNetConfig(l1_ratio=l1_ratio, folds=folds, seed=seed), out_of_fold=True)
     coef[keep] = fit.coef / sd[keep]
     return fit.oof, z_other @ fit.coef + fit.intercept, coef
 
