@@ -34,6 +34,7 @@ def _paths(root: Path) -> dict:
         "vcf": {c: root / f"resources/vcf/{c}.vcf.gz" for c in CHROMS},
         "expression": root / "resources/expression/expression.txt.gz",
         "populations": root / "resources/samples/populations.tsv",
+        "phenotypes": root / "resources/phenotypes/phenotypes.tsv",
         "truth_dir": root / "resources/truth",
     }
 
@@ -315,7 +316,7 @@ def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path):
     for name, seed in (("a", 5), ("b", 5), ("c", 6)):
         simulate_demo(_tiny(seed, chrom_length=60000, genes_per_chromosome=4, individuals=20), _paths(tmp_path / name))
     a, b, c = (_digest(tmp_path / n) for n in "abc")
-    assert len(a) == 6 + 2 * len(CHROMS) + len(sim_mod.TRUTH_TABLES)
+    assert len(a) == 7 + 2 * len(CHROMS) + len(sim_mod.TRUTH_TABLES)
     assert a == b
     assert a.keys() == c.keys() and a != c
 
@@ -362,3 +363,74 @@ def test_window_range_puts_the_tss_at_the_centre_index():
     assert window_range(100, "+", 10) == (95, 105)  # index 5 -> 100
     start, end = window_range(100, "-", 10)
     assert end - start == 10 and end - 1 - 5 == 100  # reversed: index 5 -> 100
+
+
+# --- traits (issue 16): their own random stream, a planted truth through the genetic expression component ---
+
+TRAIT_FILES = {"phenotypes.tsv", "traits.tsv", "trait_genes.tsv", "trait_variants.tsv"}
+
+
+def test_trait_settings_leave_every_other_file_byte_identical(tmp_path):
+    """The traits draw from a fifth random stream: changing them moves no genome, VCF, expression or truth byte."""
+    small = {"chrom_length": 60000, "genes_per_chromosome": 4, "individuals": 40}
+    simulate_demo(_tiny(5, **small), _paths(tmp_path / "a"))
+    simulate_demo(_tiny(5, **small, trait_genes=1, trait_prevalence=0.5, trait_direct_variants=3,
+                        trait_expression_share=0.3, trait_population_shift=2.0, trait_pcs=3), _paths(tmp_path / "b"))
+    a, b = _digest(tmp_path / "a"), _digest(tmp_path / "b")
+    assert a.keys() == b.keys()
+    other = [k for k in a if Path(k).name not in TRAIT_FILES]
+    assert len(other) == 6 + 2 * len(CHROMS) + len(sim_mod.TRUTH_TABLES) - 3
+    assert all(a[k] == b[k] for k in other)
+    assert any(a[k] != b[k] for k in a if Path(k).name in TRAIT_FILES)
+
+
+def test_phenotypes_follow_the_planted_genes_population_shift_and_prevalence(demo):
+    sim, paths = demo
+    table = pd.read_csv(paths["phenotypes"], sep="\t")
+    assert list(table.columns) == ["individual", "sex", "PC1", "PC2", "trait_quantitative", "trait_binary"]
+    assert list(table["individual"]) == sim.individuals
+    assert set(table["sex"]) == {0, 1} and set(table["trait_binary"]) == {0, 1}
+    assert abs(table["trait_binary"].mean() - 0.3) < 0.02
+    population = pd.Series(sim.populations, index=sim.individuals).to_numpy()
+    # PC1 separates the two populations; POPB's baseline is 0.5 SD higher
+    assert abs(np.corrcoef(table["PC1"], population == "POPB")[0, 1]) > 0.6
+    trait = table["trait_quantitative"].to_numpy()
+    gap = trait[population == "POPB"].mean() - trait[population == "POPA"].mean()
+    assert 0.1 < gap < 0.9, gap
+    genes = _truth(paths, "trait_genes")
+    truth_genes = _truth(paths, "genes").set_index("gene_id")
+    planted = genes[genes["trait"] == "trait_quantitative"]
+    assert len(planted) == 4 and (truth_genes.loc[planted["gene_id"], "h2"] >= 0.4).all()
+    # the planted genetic expression part, rebuilt from the eQTL truth, explains much of the trait within POPA
+    dosage = _causal_dosages(paths)
+    part = np.zeros(len(trait))
+    for gene, effect in zip(planted["gene_id"], planted["effect"]):
+        value = dosage[gene]
+        part += effect * (value - value.mean()) / value.std()
+    popa = population == "POPA"
+    assert np.corrcoef(part[popa], trait[popa])[0, 1] > 0.6
+    traits = _truth(paths, "traits").set_index("trait")
+    assert traits.loc["trait_binary", "type"] == "binary" and traits.loc["trait_quantitative", "n_variants"] == 20
+    variants = _truth(paths, "trait_variants")
+    eqtls = set(zip(_truth(paths, "causal_variants")["chrom"], _truth(paths, "causal_variants")["pos"]))
+    assert len(variants) == 40 and not set(zip(variants["chrom"], variants["pos"])) & eqtls
+
+
+def _causal_dosages(paths) -> dict:
+    """Each eQTL gene's genetic value (sum of effect x ALT dosage of its causal variants), read from the VCFs."""
+    causal = _truth(paths, "causal_variants")
+    values = {}
+    for row in causal.itertuples():
+        with pysam.VariantFile(str(paths["vcf"][row.chrom])) as vcf:
+            record = next(r for r in vcf.fetch(row.chrom, row.pos - 1, row.pos) if r.pos == row.pos)
+            dose = np.array([sum(a == 1 for a in s["GT"] if a is not None) for s in record.samples.values()], float)
+        values[row.gene_id] = values.get(row.gene_id, 0) + row.effect * dose
+    return values
+
+
+def test_trait_shares_that_leave_no_noise_name_the_keys():
+    with pytest.raises(SimulationError, match="trait_expression_share"):
+        SimulationConfig.from_config({**TINY, "trait_expression_share": 0.9, "trait_direct_share": 0.1}, CHROMS,
+                                     WINDOW, 1)
+    with pytest.raises(SimulationError, match="trait_chromosomes"):
+        SimulationConfig.from_config({**TINY, "trait_chromosomes": ["chr9"]}, CHROMS, WINDOW, 1)

@@ -39,6 +39,7 @@ LIBRARY_FILES = [
     "report.py",
     "simulate.py",
     "training.py",
+    "traits.py",
     "variants.py",
 ]
 
@@ -109,6 +110,19 @@ def check_config():
                     f"{key}: chromosomes {shared} would all read {url}; write {{chrom}} in sources.vcf.url "
                     f"where the chromosome goes, or give each chromosome its own file in sources.vcf.chrom_urls."
                 )
+    if cfg("traits", "traits"):
+        if "simulate" not in config and not cfg("sources", "phenotypes"):
+            problems.append(
+                "traits.traits names traits but the run has no phenotype table: set sources.phenotypes.url (a TSV "
+                "of individual, then one column per trait and covariate), or remove the traits section."
+            )
+        if "simulate" not in config and not cfg("sources", "vcf"):
+            problems.append(
+                "traits.traits needs personal predictions and genotypes, but the run has no sources.vcf (a "
+                "cross-gene-only run); add genotypes or remove the traits section."
+            )
+    elif cfg("sources", "phenotypes"):
+        logger.warning("sources.phenotypes is set but traits.traits names no trait: the phenotypes are not used")
     if problems:
         raise WorkflowError("the config cannot mean what it asks for:\n  " + "\n  ".join(problems))
 
@@ -146,6 +160,7 @@ EXPRESSION = "resources/expression/expression.txt.gz"
 POPULATIONS = "resources/samples/populations.tsv"
 GTEX = "resources/expression/gtex_median_tpm.gct.gz"
 LEVELS = "resources/expression/levels.txt.gz"
+PHENOTYPES = "resources/phenotypes/phenotypes.tsv"
 
 
 wildcard_constraints:
@@ -212,7 +227,7 @@ def final_outputs():
         ]
     for enet in [e for e in ELASTIC_NETS if e in prediction_names()]:
         targets += [f"results/models/{enet}/weights.tsv", f"results/models/{enet}/genes.tsv"]
-    return targets + dexter_outputs() + gta_targets()
+    return targets + dexter_outputs() + gta_targets() + trait_targets()
 
 
 # Download stage (real runs): fetch settings and the URL/checksum of each VCF.
@@ -506,7 +521,8 @@ if os.path.exists(OVERVIEW):
 
 def run_rules():
     """The rules of this run with a benchmark file: every rule except those of disabled models (a rule of
-    workflow/rules/models/<model>.smk or common_<model>.smk belongs to the config's models.<model>)."""
+    workflow/rules/models/<model>.smk or common_<model>.smk belongs to the config's models.<model>) and, in a run
+    without traits, the trait rules."""
     sections = cfg("models", default={}) or {}
     models = {m for m, props in sections.items() if (props or {}).get("enabled")}
     if "gta" in models and cfg("models", "gta", "encoder", default="cnn") == "dnabert2":
@@ -516,6 +532,8 @@ def run_rules():
         folder, name = os.path.split(str(candidate.snakefile))
         in_models = os.path.basename(folder) == "models"
         model = name.removesuffix(".smk").removeprefix("common_") if in_models else None
+        if candidate.name in TRAIT_RULES and not TRAITS:
+            continue  # a run without traits (or one that turned them off): no trait job of an earlier run listed
         if candidate.benchmark and (model not in sections or model in models):
             selected.append(candidate)
     return selected
@@ -576,3 +594,45 @@ def training_logs():
         for protocol in cnn_protocols():
             logs[f"cnn ({protocol})"] = f"results/models/cnn/{protocol}/training_log.tsv"
     return logs
+
+
+# --- Traits (workflow/rules/traits.smk) ---
+# In the DAG only when traits.traits names traits (the demo's simulate writes the phenotype table; a real run
+# downloads sources.phenotypes) and the run has genotypes.
+TRAITS = bool(cfg("traits", "traits")) and GENOTYPES
+TRAIT_RULES = ["phenotypes", "polygenic_score", "associate_traits", "risk", "report_traits"]
+
+
+def trait_types():
+    """{trait: quantitative | binary} of traits.traits."""
+    return {name: props["type"] for name, props in (cfg("traits", "traits", default={}) or {}).items()}
+
+
+def trait_setting(key, default):
+    return cfg("traits", key, default=default)
+
+
+def trait_truth():
+    """The planted causal genes of the demo's traits (power and FDR of the association); none in a real run."""
+    return "resources/truth/trait_genes.tsv" if DEMO else []
+
+
+def risk_metrics():
+    """The risk metrics that go into the benchmark summary, when traits are configured."""
+    return "results/traits/risk.tsv" if TRAITS else []
+
+
+def trait_report_page():
+    """The report's traits tables (the provenance page waits for it: its runtime table lists every job)."""
+    return "results/report/traits.html" if TRAITS else []
+
+
+def trait_targets():
+    if not TRAITS or not prediction_names():
+        return []
+    return [
+        "results/traits/association.tsv",
+        "results/traits/discoveries.tsv",
+        "results/traits/risk.tsv",
+        trait_report_page(),
+    ]

@@ -167,6 +167,34 @@ if not DEMO:
             script:
                 "../scripts/download.py"
 
+    if cfg("sources", "phenotypes"):
+
+        rule download_phenotypes:
+            input:
+                source=local_source("phenotypes"),
+            output:
+                PHENOTYPES,
+            log:
+                "logs/download_phenotypes.log",
+            benchmark:
+                "results/runtime/download_phenotypes.tsv"
+            retries: 2
+            localrule: True
+            conda:
+                "../envs/genomics.yaml"
+            threads: 1
+            resources:
+                mem_mb=500,
+                runtime=10,
+            params:
+                **DOWNLOAD_SETTINGS,
+                url=download_source("phenotypes", "url"),
+                kind="plain",
+                md5=download_source("phenotypes", "md5"),
+                sha256=download_source("phenotypes", "sha256"),
+            script:
+                "../scripts/download.py"
+
     if cfg("sources", "expression_levels"):
 
         rule download_expression_levels:

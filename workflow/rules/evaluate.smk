@@ -53,7 +53,8 @@ rule evaluate:
 
 rule benchmark_summary:
     input:
-        expand("results/metrics/{name}.tsv", name=prediction_names()),
+        metrics=expand("results/metrics/{name}.tsv", name=prediction_names()),
+        risk=risk_metrics(),
     output:
         "results/benchmark/summary.tsv",
     log:

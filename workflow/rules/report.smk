@@ -133,6 +133,47 @@ rule report_figures:
         "../scripts/report_figures.py"
 
 
+rule report_traits:
+    input:
+        association="results/traits/association.tsv",
+        discoveries="results/traits/discoveries.tsv",
+        risk="results/traits/risk.tsv",
+        truth=trait_truth(),
+    output:
+        association=report(
+            "results/report/traits_association.png",
+            caption="../report/traits_association.rst",
+            category="7. Traits",
+            labels={"figure": "gene-level association"},
+        ),
+        risk=report(
+            "results/report/traits_risk.png",
+            caption="../report/traits_risk.rst",
+            category="7. Traits",
+            labels={"figure": "individual risk"},
+        ),
+        table=report(
+            "results/report/traits.html",
+            caption="../report/traits.rst",
+            category="7. Traits",
+            labels={"table": "discoveries and risk"},
+        ),
+    log:
+        "logs/report/traits.log",
+    benchmark:
+        "results/runtime/report/traits.tsv"
+    conda:
+        "../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=attempt_scaled(2000),
+        runtime=attempt_scaled(10),
+    params:
+        fdr=trait_setting("fdr", 0.05),
+    script:
+        "../scripts/report_traits.py"
+
+
 rule report_training:
     input:
         list(training_logs().values()),
@@ -165,6 +206,7 @@ rule report_provenance:
         summary="results/report/summary.html",
         grid="results/report/benchmark_grid.html",
         figures="results/report/cross_gene.png",
+        traits=trait_report_page(),
     output:
         report(
             "results/report/provenance.html",

@@ -1,6 +1,16 @@
 # The demo's `simulate` rule writes the same files as the download rules, plus the planted truth.
 TRUTH = "resources/truth/{table}.tsv"
-TRUTH_TABLES = ["motifs", "motif_sites", "genes", "causal_variants", "variants", "params"]
+TRUTH_TABLES = [
+    "motifs",
+    "motif_sites",
+    "genes",
+    "causal_variants",
+    "variants",
+    "params",
+    "traits",
+    "trait_genes",
+    "trait_variants",
+]
 
 
 if DEMO:
@@ -15,6 +25,7 @@ if DEMO:
             tbis=expand(f"{VCF}.tbi", chrom=CHROMOSOMES),
             expression=EXPRESSION,
             populations=POPULATIONS,
+            phenotypes=PHENOTYPES,
             truth=expand(TRUTH, table=TRUTH_TABLES),
         log:
             "logs/simulate.log",

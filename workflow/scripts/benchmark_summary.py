@@ -9,4 +9,6 @@ from hapexpr.evaluate import summarise
 from hapexpr.io import write_tsv
 
 setup_logging()
-write_tsv(summarise([pd.read_csv(path, sep="\t") for path in snakemake.input]), snakemake.output[0])
+inp = snakemake.input
+risk = pd.read_csv(inp.risk, sep="\t") if inp.risk else None
+write_tsv(summarise([pd.read_csv(path, sep="\t") for path in inp.metrics], risk=risk), snakemake.output[0])

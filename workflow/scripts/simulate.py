@@ -18,6 +18,7 @@ simulate_demo(
         "vcf": dict(zip(p.chromosomes, out.vcfs)),
         "expression": out.expression,
         "populations": out.populations,
+        "phenotypes": out.phenotypes,
         "truth_dir": Path(out.truth[0]).parent,
     },
 )

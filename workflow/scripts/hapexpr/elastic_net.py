@@ -215,13 +215,17 @@ class GeneFit:
     lambda_index: int
     cv_mse: float
     cv_r2: float
+    oof: np.ndarray | None = None  # with out_of_fold: each row's prediction by the other folds' model at lambda
 
 
-def fit_gene(x: np.ndarray, y: np.ndarray, folds: np.ndarray, config: ElasticNetConfig) -> GeneFit:
+def fit_gene(x: np.ndarray, y: np.ndarray, folds: np.ndarray, config: ElasticNetConfig,
+             out_of_fold: bool = False) -> GeneFit:
     """Lambda by K-fold CV inside (x, y), then the path on all of (x, y) down to the chosen lambda.
 
     x: standardised dosages of the training individuals (n, p); folds: fold label per row. The folds walk the
-    lambda path in lockstep, so the walk can stop `patience` lambdas after the CV error's minimum so far.
+    lambda path in lockstep, so the walk can stop `patience` lambdas after the CV error's minimum so far. With
+    `out_of_fold`, GeneFit.oof holds each row's prediction by the model of the other folds at the chosen lambda
+    (scores that a model fitted on top of them may use without in-sample optimism: hapexpr.traits).
     """
     lambdas = lambda_grid(x, y, config.l1_ratio, config.n_lambdas, config.lambda_min_ratio)
     k = int(folds.max()) + 1
@@ -233,13 +237,19 @@ def fit_gene(x: np.ndarray, y: np.ndarray, folds: np.ndarray, config: ElasticNet
         held_out.append((x[test] - xm, y[test] - ym))
     cv_mse = np.full(len(lambdas), np.inf)
     best = 0
+    oof, best_oof = np.empty(len(y)), None
     for i, lam in enumerate(lambdas):
         err = 0.0
-        for state, (xt, yt) in zip(states, held_out):
-            err += float(((yt - xt @ state.step(lam)) ** 2).sum())
+        for f, (state, (xt, yt)) in enumerate(zip(states, held_out)):
+            fitted = xt @ state.step(lam)
+            err += float(((yt - fitted) ** 2).sum())
+            if out_of_fold:
+                oof[folds == f] = fitted + y[folds != f].mean()
         cv_mse[i] = err / len(y)
         if cv_mse[i] < cv_mse[best]:
             best = i
+        if out_of_fold and best == i:
+            best_oof = oof.copy()
         if config.patience and i - best >= config.patience:
             break
     xm, ym = x.mean(axis=0), y.mean()
@@ -247,7 +257,7 @@ def fit_gene(x: np.ndarray, y: np.ndarray, folds: np.ndarray, config: ElasticNet
     for lam in lambdas[: best + 1]:
         coef = state.step(lam)
     return GeneFit(coef.copy(), float(ym - xm @ coef), float(lambdas[best]), best, float(cv_mse[best]),
-                   float(1 - cv_mse[best] / y.var()))
+                   float(1 - cv_mse[best] / y.var()), best_oof)
 
 
 def _skip(gene_id: str, status: str, n_train: int, n_cis: int) -> dict:

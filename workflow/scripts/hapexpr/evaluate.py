@@ -34,7 +34,10 @@ METRIC_COLUMNS = ["model", "protocol", "split", "metric", "value", "n", "ci_low"
                   "n_skipped", "note"]
 PER_GENE_COLUMNS = ["protocol", "gene_id", "split", "n", "r", "p", "status"]
 SUMMARY_COLUMNS = ["model", "protocol", "metric", "value", "n", "ci_low", "ci_high", "n_missing", "note", "source",
-                   "data", "citation"]
+                   "data", "citation", "trait"]
+#: The source of the summary's trait risk rows (hapexpr.traits.risk_models): a section apart from the expression
+#: benchmark, which the grid and verdict (source "this run") do not read.
+RISK_SOURCE = "this run (trait risk)"
 MIN_INDIVIDUALS = 3
 WRONG_SIGN_P = 0.05
 CI_LEVEL = 0.95
@@ -125,7 +128,7 @@ def _interval(samples: np.ndarray) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def _rowwise_pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def rowwise_pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Pearson r of each row pair (NaN where a row is constant)."""
     xc = x - x.mean(axis=-1, keepdims=True)
     yc = y - y.mean(axis=-1, keepdims=True)
@@ -142,7 +145,7 @@ def _resample(n: int, n_boot: int, seed: int) -> np.ndarray:
 def _correlation(y_true: np.ndarray, y_pred: np.ndarray, method: str) -> np.ndarray:
     if method == "spearman":
         y_true, y_pred = stats.rankdata(y_true, axis=-1), stats.rankdata(y_pred, axis=-1)
-    return _rowwise_pearson(y_true, y_pred)
+    return rowwise_pearson(y_true, y_pred)
 
 
 def _correlation_samples(y_true: np.ndarray, y_pred: np.ndarray, method: str, n_boot: int, seed: int) -> np.ndarray:
@@ -441,18 +444,23 @@ def evaluate_predictions(predictions: pd.DataFrame, name: str, n_boot: int, seed
     return metrics[name], per_gene[name]
 
 
-def summarise(metrics: Sequence[pd.DataFrame], split: str = "test") -> pd.DataFrame:
-    """Every model x protocol of this run on `split` (not-applicable rows included), then the published anchors,
-    labelled as other data with their data set and citation."""
+def summarise(metrics: Sequence[pd.DataFrame], split: str = "test", risk: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every model x protocol of this run on `split` (not-applicable rows included), then the trait risk metrics
+    (source RISK_SOURCE, column `trait`; n counts individuals), then the published anchors, labelled as other data
+    with their data set and citation. Expression rows leave `trait` empty."""
     metrics = [m for m in metrics if not m.empty]
     ours = pd.concat(metrics, ignore_index=True) if metrics else pd.DataFrame(columns=METRIC_COLUMNS)
     ours = ours[ours["split"] == split]
     ours = ours.assign(source="this run", data=f"this run, {split} split", citation="")
-    ours = ours.assign(protocol_order=ours["protocol"].map({p: i for i, p in enumerate(PROTOCOLS)}))
+    ours = ours.assign(protocol_order=ours["protocol"].map({p: i for i, p in enumerate(PROTOCOLS)}), trait="")
     ours = ours.sort_values(["protocol_order", "metric", "model"], kind="stable")[SUMMARY_COLUMNS]
+    parts = [ours]
+    if risk is not None and len(risk):
+        parts.append(risk.assign(n_missing=np.nan, source=RISK_SOURCE, citation="",
+                                 data="this run, held-out individuals (split test; the held-out population)")[SUMMARY_COLUMNS])
     published = PUBLISHED.assign(n=np.nan, ci_low=np.nan, ci_high=np.nan, n_missing=np.nan,
-                                 source="published (other data)")
-    return pd.concat([ours, published[SUMMARY_COLUMNS]], ignore_index=True)
+                                 source="published (other data)", trait="")
+    return pd.concat([*parts, published[SUMMARY_COLUMNS]], ignore_index=True)
 
 
 def concat_tables(paths: Sequence[str]) -> pd.DataFrame:

@@ -150,6 +150,31 @@ def _header_fields(path: str) -> list[str]:
         return fh.readline().rstrip("\n").split("\t")
 
 
+def refuse_repeated_columns(path: str, why: str) -> None:
+    """Raise naming the file and the columns whose name its (tab-separated) header repeats."""
+    repeated = sorted(c for c, n in Counter(_header_fields(path)).items() if n > 1)
+    if repeated:
+        raise InputError(
+            f"{path}: column(s) {repeated[:10]} occur more than once in the header; {why}. Remove or rename the "
+            f"copies."
+        )
+
+
+def numeric_table(values: pd.DataFrame, path: str, row_ids: Sequence[str], what: str, row_kind: str,
+                  hint: str) -> pd.DataFrame:
+    """`values` (text cells of a table read from `path`, one row per data line after the header) as floats; a cell
+    that is not a number (missing ones are NaN) is an error naming the line, the row's id and the column."""
+    numbers = values.apply(pd.to_numeric, errors="coerce")
+    bad = numbers.isna().to_numpy() & values.notna().to_numpy()
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise InputError(
+            f"{path}, line {row + 2}: non-numeric {what} value {values.iat[row, col]!r} for {row_kind} "
+            f"{list(row_ids)[row]} in column {values.columns[col]!r} ({bad.sum()} such cells). {hint}"
+        )
+    return numbers.astype(float)
+
+
 def read_expression(path: str, fmt: str) -> pd.DataFrame:
     """Expression matrix, genes x individuals, indexed by versionless gene id.
 
@@ -157,13 +182,7 @@ def read_expression(path: str, fmt: str) -> pd.DataFrame:
     `bed`: the FastQTL/QTLtools/tensorQTL phenotype BED: #chr, start, end, id [, gid/length, strand], individuals
     (see _bed_metadata). Repeated column names and non-numeric values are errors naming the column and line.
     """
-    header = _header_fields(path)
-    repeated = sorted(c for c, n in Counter(header).items() if n > 1)
-    if repeated:
-        raise InputError(
-            f"{path}: column(s) {repeated[:10]} occur more than once in the header; every individual must have "
-            f"one column. Remove or rename the copies."
-        )
+    refuse_repeated_columns(path, "every individual must have one column")
     table = pd.read_csv(path, sep="\t", dtype=str)
     if fmt == "geuvadis":
         id_col, meta = "TargetID", ["TargetID", "Gene_Symbol", "Chr", "Coord"]
@@ -179,16 +198,8 @@ def read_expression(path: str, fmt: str) -> pd.DataFrame:
         raise InputError(f"{path}: missing column(s) {missing} for format {fmt!r}; check sources.expression.format")
     values = table.drop(columns=meta)
     validate_ids(values.columns, "individual", path)
-    numbers = values.apply(pd.to_numeric, errors="coerce")
-    bad = numbers.isna().to_numpy() & values.notna().to_numpy()
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise InputError(
-            f"{path}, line {row + 2}: non-numeric expression value {values.iat[row, col]!r} for gene "
-            f"{table[id_col].iat[row]} in column {values.columns[col]!r} ({bad.sum()} such cells). Fix the file "
-            f"(leave missing values empty or NA), or check sources.expression.format."
-        )
-    values = numbers.astype(float)
+    values = numeric_table(values, path, table[id_col], "expression", "gene",
+                           "Fix the file (leave missing values empty or NA), or check sources.expression.format.")
     values.index = pd.Index([strip_version(g) for g in table[id_col]], name="gene_id")
     validate_ids(values.index, "gene", path)
     dup = values.index.duplicated()

@@ -354,6 +354,8 @@ def _count(v) -> str:
 def summary_page(summary: pd.DataFrame) -> str:
     """Every model x protocol with n and n_missing, each metric with its 95% bootstrap CI, not-applicable protocols
     with their reason; published anchors set apart with their data set and citation."""
+    if "trait" in summary.columns:  # the trait risk rows have their own page (traits_page)
+        summary = summary[summary["trait"].isna() | (summary["trait"] == "")]
     for column in ("n_missing", "note", "citation"):
         if column not in summary.columns:
             summary = summary.assign(**{column: np.nan if column == "n_missing" else ""})
@@ -585,3 +587,115 @@ def training_curve(log: pd.DataFrame) -> pd.DataFrame:
     parts = [log[["step", column]].rename(columns={column: "loss"}).assign(split=split)
              for column, split in (("train_loss", "train"), ("valid_loss", "valid"))]
     return pd.concat(parts, ignore_index=True).dropna(subset=["loss"])
+
+
+# --- traits (hapexpr.traits): gene-level association and individual risk ---
+
+
+def _chromosome_order(name: str) -> tuple:
+    """chr2 before chr10, numbered chromosomes before X, Y and others, with or without the `chr` prefix."""
+    bare = name.removeprefix("chr")
+    return (0, int(bare), "") if bare.isdigit() else (1, 0, bare)
+
+
+def plot_association(association: pd.DataFrame, fdr: float, path: str | os.PathLike,
+                     truth: pd.DataFrame | None = None) -> None:
+    """Manhattan-style gene plot: -log10 p of each gene along the genome (chromosome order, TSS), one row of panels
+    per model and one column per trait; discoveries (q < fdr) filled, planted causal genes (demo) ringed."""
+    tested = association[association["status"] == "ok"]
+    if tested.empty:
+        return _empty(path, "No gene was tested for association.")
+    models = list(dict.fromkeys(tested["model"]))
+    traits = list(dict.fromkeys(tested["trait"]))
+    chroms = sorted(tested["chrom"].astype(str).unique(), key=_chromosome_order)
+    span = tested.groupby("chrom")["tss"].max().reindex(chroms).fillna(0).to_numpy(float) * 1.02 + 1
+    offset = dict(zip(chroms, np.concatenate([[0], np.cumsum(span)[:-1]])))
+    fig, axes = plt.subplots(len(models), len(traits), figsize=(5.5 * len(traits), 1.9 * len(models) + 0.6),
+                             squeeze=False, sharex=True, layout="constrained")
+    for i, model in enumerate(models):
+        for j, trait in enumerate(traits):
+            ax = axes[i, j]
+            part = tested[(tested["model"] == model) & (tested["trait"] == trait)]
+            x = part["chrom"].map(offset).to_numpy(float) + part["tss"].to_numpy(float)
+            y = -np.log10(part["p"].clip(lower=1e-300).to_numpy(float))
+            colour = part["chrom"].map({c: PALETTE[k % 2] for k, c in enumerate(chroms)})
+            found = (part["q"] < fdr).to_numpy()
+            ax.scatter(x[~found], y[~found], s=7, c=colour[~found], alpha=0.6, edgecolor="none")
+            ax.scatter(x[found], y[found], s=18, c=PALETTE[3], edgecolor="none", label=f"q < {fdr:g}")
+            if truth is not None:
+                causal = part["gene_id"].isin(truth.loc[truth["trait"] == trait, "gene_id"]).to_numpy()
+                ax.scatter(x[causal], y[causal], s=60, facecolors="none", edgecolors="black", lw=0.9,
+                           label="planted causal gene")
+            if found.any():
+                ax.axhline(y[found].min(), color="grey", lw=0.6, ls="--")
+            ax.set_title(f"{display_name(model)}: {trait}", fontsize=8)
+            ax.set_ylabel("-log10 p", fontsize=8)
+            if i == 0 and j == 0:
+                ax.legend(fontsize=7, loc="upper right")
+    for ax in axes[-1]:
+        ax.set_xticks([offset[c] + s / 2 for c, s in zip(chroms, span)], chroms, fontsize=8)
+    fig.suptitle("Gene-level association of predicted expression with each trait (held-out individuals)",
+                 fontsize=10)
+    _save(fig, path)
+
+
+def plot_risk(risk: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Risk metric (r2 or AUROC, 95% bootstrap CI) per predictor, one panel per trait and protocol; the covariates
+    and the polygenic score first."""
+    scored = risk[risk["value"].notna()]
+    if scored.empty:
+        return _empty(path, "No risk metric.")
+    panels = list(dict.fromkeys(zip(scored["trait"], scored["protocol"])))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 0.28 * scored["model"].nunique() + 1.5),
+                             squeeze=False, layout="constrained")
+    for ax, (trait, protocol) in zip(axes[0], panels):
+        part = scored[(scored["trait"] == trait) & (scored["protocol"] == protocol)]
+        order = sorted(part["model"], key=lambda m: (m not in ("covariates", "pgs"), m.endswith("+pgs"), m))
+        part = part.set_index("model").loc[order]
+        ys = np.arange(len(part))[::-1]
+        colours = [PALETTE[7] if m == "covariates" else PALETTE[1] if m == "pgs" else
+                   PALETTE[2] if m.endswith("+pgs") else PALETTE[0] for m in part.index]
+        err = np.vstack([part["value"] - part["ci_low"], part["ci_high"] - part["value"]]).clip(min=0)
+        ax.barh(ys, part["value"], xerr=err, color=colours, alpha=0.8, error_kw={"lw": 0.8})
+        ax.set_yticks(ys, part.index, fontsize=7)
+        metric = part["metric"].iloc[0]
+        ax.set_xlabel("AUROC" if metric == "risk_auroc" else "r2 (squared Pearson r)", fontsize=8)
+        if metric == "risk_auroc":
+            ax.axvline(0.5, color="grey", lw=0.6, ls="--")
+        ax.set_title(f"{trait}, {protocol.replace('_', '-')} (n = {int(part['n'].max())})", fontsize=8)
+    fig.suptitle("Individual risk: covariates (black), polygenic score (orange), predicted expression (blue), "
+                 "expression + PGS (green)", fontsize=9)
+    _save(fig, path)
+
+
+def traits_page(discoveries: pd.DataFrame, risk: pd.DataFrame, association: pd.DataFrame, fdr: float) -> str:
+    """Discoveries (with power and FDP against a planted truth where there is one), risk metrics per predictor
+    beside the polygenic score, and the strongest gene-trait associations of each model."""
+    found = discoveries.assign(model=discoveries["model"].map(display_name))
+    risk_table = risk.assign(value=risk.apply(_with_ci, axis=1))[["trait", "protocol", "model", "metric", "value",
+                                                                   "n", "note"]]
+    top = (association[association["status"] == "ok"].sort_values("p").groupby(["model", "trait"], sort=False)
+           .head(5)[["model", "trait", "gene_id", "gene_name", "chrom", "tss", "n", "beta", "z", "p", "q"]])
+    parts = [
+        html_table(found, "Gene-level association: discoveries",
+                   f"Per model and trait, genes tested and discovered (Benjamini-Hochberg q < {fdr:g}); where the "
+                   "run has a planted truth (the demo), power = share of the tested causal genes discovered and "
+                   "fdp = share of the discoveries that are not causal genes (genes in LD with a causal gene's "
+                   "eQTLs are associated too, so fdp measures causal-gene resolution, not the test's error rate)."),
+        html_table(risk_table, "Individual risk",
+                   "Test individuals, value [95% bootstrap CI over individuals]: r2 (squared Pearson r) for "
+                   "quantitative, AUROC for binary traits; each model includes the covariates; pgs = polygenic "
+                   "score; <model>+pgs = both scores."),
+        html_table(top, "Strongest associations", "The five smallest p per model and trait.", searchable=True),
+    ]
+    titles = [re.search(r"<title>(.*?)</title>", p).group(1) for p in parts]
+    return (parts[0][: parts[0].index("<body>") + 6]
+            + "".join(f"<h3>{t}</h3>{_body(p)}" for t, p in zip(titles, parts)) + "</body></html>")
+
+
+def trait_report(association: pd.DataFrame, discoveries: pd.DataFrame, risk: pd.DataFrame, fdr: float,
+                 paths: Mapping[str, str | os.PathLike], truth: pd.DataFrame | None = None) -> None:
+    """The report's traits section: the association figure, the risk figure and the tables page."""
+    plot_association(association, fdr, paths["association"], truth)
+    plot_risk(risk, paths["risk"])
+    write_html(traits_page(discoveries, risk, association, fdr), paths["table"])

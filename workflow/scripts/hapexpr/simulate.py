@@ -14,7 +14,11 @@ The model, in order:
              deletions (some across a window edge), multiallelic sites, a `*` allele, a symbolic <DEL>,
              a few missing genotypes;
   expression per gene a baseline from its TSS sequence (motifs, GC, CpG) and biotype, plus cis-eQTLs with
-             a planted heritability, plus noise: y = baseline + (G - mean G) + e, on a log scale.
+             a planted heritability, plus noise: y = baseline + (G - mean G) + e, on a log scale;
+  traits     (their own random stream, so every file above is the same with or without them) a quantitative
+             and a binary trait: causal genes act through their genetic expression component G, plus direct
+             variant effects, a sex effect, a baseline shift per population and noise; the binary trait is a
+             liability threshold. Sex and genotype principal components are written as covariates.
 Coordinates are 0-based half-open inside; VCF POS and GTF columns are 1-based.
 """
 
@@ -34,7 +38,10 @@ import pandas as pd
 
 log = logging.getLogger(__name__)
 
-TRUTH_TABLES = ("motifs", "motif_sites", "genes", "causal_variants", "variants", "params")
+TRUTH_TABLES = ("motifs", "motif_sites", "genes", "causal_variants", "variants", "params", "traits", "trait_genes",
+                "trait_variants")
+#: The simulated traits, written to the phenotype table with the covariates (trait name -> type).
+TRAITS = {"trait_quantitative": "quantitative", "trait_binary": "binary"}
 MAIN_BIOTYPES = ("protein_coding", "lncRNA")
 OTHER_BIOTYPES = ("snRNA", "misc_RNA", "processed_pseudogene")
 BIOTYPE_EFFECT = {"protein_coding": 0.0, "lncRNA": -1.0, "snRNA": -0.5, "misc_RNA": -0.5, "processed_pseudogene": -1.5}
@@ -90,6 +97,16 @@ class SimulationConfig:
     edge_deletion_fraction: float = 0.1
     symbolic_per_chromosome: int = 1
     missing_rate: float = 0.0001
+    trait_genes: int = 4
+    trait_min_h2: float = 0.4
+    trait_chromosomes: tuple[str, ...] | None = None
+    trait_expression_share: float = 0.6
+    trait_direct_variants: int = 20
+    trait_direct_share: float = 0.1
+    trait_sex_share: float = 0.1
+    trait_population_shift: float = 0.5
+    trait_prevalence: float = 0.3
+    trait_pcs: int = 2
 
     # config keys of `simulate:` that map onto fields (chromosomes, window and seed come from elsewhere)
     @classmethod
@@ -120,6 +137,15 @@ class SimulationConfig:
         lo, hi = self.heritability
         if not 0 <= lo <= hi < 1:
             raise SimulationError(f"simulate.heritability = {list(self.heritability)}: need 0 <= low <= high < 1")
+        shares = self.trait_expression_share + self.trait_direct_share + self.trait_sex_share
+        if shares >= 1:
+            raise SimulationError(
+                f"simulate.trait_expression_share + trait_direct_share + trait_sex_share = {shares:g} leaves no "
+                f"room for noise: make their sum less than 1."
+            )
+        absent = sorted(set(self.trait_chromosomes or ()) - set(self.chromosomes))
+        if absent:
+            raise SimulationError(f"simulate.trait_chromosomes {absent} are not in 'chromosomes' {list(self.chromosomes)}")
 
     @property
     def n_other_genes(self) -> int:
@@ -184,6 +210,7 @@ class Simulation:
     populations: list[str]
     expression: pd.DataFrame  # genes (versionless id) x individuals
     truth: dict[str, pd.DataFrame]
+    phenotypes: pd.DataFrame  # individual, sex, PC1.., then one column per trait (TRAITS)
 
 
 def window_range(tss: int, strand: str, window: int) -> tuple[int, int]:
@@ -604,8 +631,9 @@ def _features(gene: Gene, upper: bytes, cfg: SimulationConfig) -> tuple[float, i
 
 def simulate(cfg: SimulationConfig) -> Simulation:
     """Run the whole simulation in memory (deterministic for a given config, seed included)."""
-    streams = np.random.SeedSequence(cfg.seed).spawn(4)
-    rng_ref, rng_genes, rng_var, rng_expr = (np.random.default_rng(s) for s in streams)
+    # The traits draw from a fifth stream: the first four, and so every file but the traits', are as without them.
+    streams = np.random.SeedSequence(cfg.seed).spawn(5)
+    rng_ref, rng_genes, rng_var, rng_expr, rng_traits = (np.random.default_rng(s) for s in streams)
 
     motifs = _make_motifs(cfg, rng_genes)
     sequences: dict[str, bytes] = {}
@@ -643,8 +671,9 @@ def simulate(cfg: SimulationConfig) -> Simulation:
         records[chrom] = _build_records(cfg, upper, chrom_genes, positions, ts.genotype_matrix(), rng_var)
         log.info("%s: %d msprime sites -> %d VCF records", chrom, len(positions), len(records[chrom]))
 
-    expression, truth_genes, causal = _expression(cfg, genes, sequences, records, motifs, motif_sites, individuals,
-                                                  rng_expr)
+    expression, truth_genes, causal, genetic = _expression(cfg, genes, sequences, records, motifs, motif_sites,
+                                                           individuals, rng_expr)
+    phenotypes, trait_truth = _traits(cfg, truth_genes, genetic, records, individuals, populations, causal, rng_traits)
     truth = {
         "motifs": motifs,
         "motif_sites": motif_sites,
@@ -652,8 +681,9 @@ def simulate(cfg: SimulationConfig) -> Simulation:
         "causal_variants": causal,
         "variants": _variant_table(records),
         "params": _params(cfg, truth_genes),
+        **trait_truth,
     }
-    return Simulation(cfg, sequences, genes, records, individuals, populations, expression, truth)
+    return Simulation(cfg, sequences, genes, records, individuals, populations, expression, truth, phenotypes)
 
 
 def _expression(
@@ -665,8 +695,9 @@ def _expression(
     motif_sites: pd.DataFrame,
     individuals: list[str],
     rng: np.random.Generator,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Baseline from the TSS sequence and biotype, plus centred genetic values, plus noise; and the truth."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, np.ndarray]]:
+    """Baseline from the TSS sequence and biotype, plus centred genetic values, plus noise; and the truth. The
+    centred genetic values (gene -> one value per individual) are returned too: the traits act through them."""
     uppers = {c: s.translate(_UPPER) for c, s in sequences.items()}
     feats = np.array([_features(g, uppers[g.chrom], cfg) for g in genes])
     gc, cpg = feats[:, 0], feats[:, 1]
@@ -720,7 +751,112 @@ def _expression(
     )
     table["n_causal"] = table["gene_id"].map(causal["gene_id"].value_counts()).fillna(0).astype(int)
     expression = pd.DataFrame(values.round(4), index=pd.Index(table["gene_id"], name="gene_id"), columns=individuals)
-    return expression, table, causal
+    return expression, table, causal, genetic
+
+
+# ---------------------------------------------------------------------------------------------- traits
+
+
+def _genotype_pcs(records: dict[str, list[Record]], n_individuals: int, n_pcs: int) -> np.ndarray:
+    """Principal components (individuals x n_pcs) of the standardised ALT dosages of the biallelic SNVs with MAF >=
+    0.05 of every chromosome, scaled by the square root of their number: the genotype PCs a study adds as
+    covariates. Each PC's sign makes its largest absolute score positive (deterministic)."""
+    dosages = [_dosage(r.gt) for recs in records.values() for r in recs if r.kind == "snv"]
+    x = np.column_stack(dosages) if dosages else np.zeros((n_individuals, 0))
+    freq = x.mean(axis=0) / 2
+    x = x[:, np.minimum(freq, 1 - freq) >= 0.05]
+    if x.shape[1] < n_pcs:
+        raise SimulationError(f"simulate.trait_pcs = {n_pcs}: only {x.shape[1]} common SNVs to compute them from")
+    x = (x - x.mean(axis=0)) / x.std(axis=0)
+    values, vectors = np.linalg.eigh(x @ x.T / x.shape[1])  # the relationship matrix: individuals x individuals
+    top = np.argsort(values)[::-1][:n_pcs]
+    pcs = vectors[:, top] * np.sqrt(np.clip(values[top], 0, None))
+    largest = pcs[np.argmax(np.abs(pcs), axis=0), np.arange(pcs.shape[1])]
+    return pcs * np.where(largest < 0, -1.0, 1.0)
+
+
+def _scaled(part: np.ndarray, share: float) -> tuple[np.ndarray, float]:
+    """`part` rescaled to variance `share` (and the factor), or zeros when it is constant."""
+    sd = part.std()
+    factor = float(np.sqrt(share) / sd) if sd > 0 else 0.0
+    return part * factor, factor
+
+
+def _traits(
+    cfg: SimulationConfig,
+    truth_genes: pd.DataFrame,
+    genetic: dict[str, np.ndarray],
+    records: dict[str, list[Record]],
+    individuals: list[str],
+    populations: list[str],
+    causal: pd.DataFrame,
+    rng: np.random.Generator,
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The phenotype table (individual, sex, PC1.., one column per trait of TRAITS) and the traits' truth.
+
+    Each trait's liability, in SD units within a population: causal genes' genetic expression components
+    (standardised, a random sign and size each; together `trait_expression_share` of the variance) + direct effects
+    of random common SNVs that are no eQTL (`trait_direct_share`) + a sex effect (`trait_sex_share`) + noise (the
+    rest) + `trait_population_shift` times the population's index in `populations`. The binary trait is 1 for the
+    `trait_prevalence` share of highest liabilities. Causal genes are eQTL genes with planted h2 >=
+    `trait_min_h2` on `trait_chromosomes` (default every chromosome)."""
+    n = len(individuals)
+    sex = rng.integers(0, 2, n)
+    pcs = _genotype_pcs(records, n, cfg.trait_pcs)
+    shift = np.array([cfg.populations.index(p) for p in populations], dtype=float) * cfg.trait_population_shift
+    chromosomes = set(cfg.trait_chromosomes or cfg.chromosomes)
+    eligible = truth_genes[(truth_genes["h2"] >= cfg.trait_min_h2) & truth_genes["chrom"].isin(chromosomes)
+                           & truth_genes["gene_id"].isin(list(genetic))]["gene_id"].to_numpy()
+    eqtl_sites = set(zip(causal["chrom"], causal["pos"] - 1))
+    snvs = [(chrom, r) for chrom, recs in records.items() for r in recs
+            if r.kind == "snv" and (chrom, r.pos) not in eqtl_sites and 0.05 <= _alt_freq(r.gt) <= 0.95]
+    by_gene = truth_genes.set_index("gene_id")
+    table = pd.DataFrame({"individual": individuals, "sex": sex})
+    for i in range(pcs.shape[1]):
+        table[f"PC{i + 1}"] = pcs[:, i].round(6)
+    trait_rows, gene_rows, variant_rows = [], [], []
+    for trait, kind in TRAITS.items():
+        k = min(cfg.trait_genes, len(eligible))
+        if k < cfg.trait_genes:
+            log.warning("%s: only %d eQTL genes with h2 >= %s for %d causal genes", trait, k, cfg.trait_min_h2,
+                        cfg.trait_genes)
+        genes = rng.choice(eligible, k, replace=False) if k else np.array([], dtype=object)
+        signs = rng.choice([-1.0, 1.0], k) * rng.uniform(0.7, 1.3, k)
+        values = np.column_stack([genetic[g] / genetic[g].std() for g in genes]) if k else np.zeros((n, 0))
+        expression_part, factor = _scaled(values @ signs, cfg.trait_expression_share)
+        picks = rng.choice(len(snvs), min(cfg.trait_direct_variants, len(snvs)), replace=False)
+        dosages = np.column_stack([_dosage(snvs[j][1].gt) for j in picks]) if len(picks) else np.zeros((n, 0))
+        betas = rng.normal(0, 1, len(picks))
+        direct_part, direct_factor = _scaled(dosages @ betas - (dosages @ betas).mean(), cfg.trait_direct_share)
+        sex_part, sex_factor = _scaled(sex - sex.mean(), cfg.trait_sex_share)
+        noise_share = 1 - cfg.trait_expression_share - cfg.trait_direct_share - cfg.trait_sex_share
+        noise = rng.normal(0, np.sqrt(noise_share), n)
+        liability = expression_part + direct_part + sex_part + noise + shift
+        if kind == "binary":
+            table[trait] = (liability > np.quantile(liability, 1 - cfg.trait_prevalence)).astype(int)
+        else:
+            table[trait] = liability.round(4)
+        total = (liability - shift).var()
+        trait_rows.append((trait, kind, k, len(picks), cfg.trait_expression_share, cfg.trait_direct_share,
+                           cfg.trait_sex_share, round(noise_share, 6), round(sex_factor, 6),
+                           cfg.trait_population_shift, round(float(expression_part.var() / total), 4),
+                           round(float(table[trait].mean()), 4) if kind == "binary" else np.nan))
+        for g, sign in zip(genes, signs):
+            gene_rows.append((trait, g, by_gene.at[g, "chrom"], int(by_gene.at[g, "tss"]), by_gene.at[g, "h2"],
+                              round(float(sign * factor), 6)))
+        for j, beta in zip(picks, betas):
+            chrom, r = snvs[j]
+            variant_rows.append((trait, chrom, r.pos + 1, r.ref, r.alts[0], round(float(beta * direct_factor), 6),
+                                 round(_alt_freq(r.gt), 4)))
+    truth = {
+        "traits": pd.DataFrame(trait_rows, columns=[
+            "trait", "type", "n_genes", "n_variants", "expression_share", "direct_share", "sex_share",
+            "noise_share", "sex_effect", "population_shift", "realised_expression_share", "prevalence"]),
+        "trait_genes": pd.DataFrame(gene_rows, columns=["trait", "gene_id", "chrom", "tss", "h2", "effect"]),
+        "trait_variants": pd.DataFrame(variant_rows, columns=["trait", "chrom", "pos", "ref", "alt", "effect",
+                                                              "alt_frequency"]),
+    }
+    return table, truth
 
 
 def _variant_table(records: dict[str, list[Record]]) -> pd.DataFrame:
@@ -852,8 +988,8 @@ def _expression_text(sim: Simulation) -> str:
 def write_simulation(sim: Simulation, paths: dict[str, str | os.PathLike]) -> None:
     """Write every file of the simulate stage; all appear together, only once everything is written.
 
-    `paths` keys: reference, annotation, expression, populations, truth_dir, and vcf: {chrom: path} or a
-    template with {chrom}.
+    `paths` keys: reference, annotation, expression, populations, phenotypes, truth_dir, and vcf: {chrom: path} or
+    a template with {chrom}.
     Files are staged in a temporary directory beside the outputs and renamed into place (indexes first).
     """
     finals = {
@@ -863,6 +999,7 @@ def write_simulation(sim: Simulation, paths: dict[str, str | os.PathLike]) -> No
         "annotation": Path(paths["annotation"]),
         "expression": Path(paths["expression"]),
         "populations": Path(paths["populations"]),
+        "phenotypes": Path(paths["phenotypes"]),
     }
     for chrom in sim.config.chromosomes:
         vcf = str(paths["vcf"][chrom] if isinstance(paths["vcf"], dict) else str(paths["vcf"]).format(chrom=chrom))
@@ -882,6 +1019,7 @@ def write_simulation(sim: Simulation, paths: dict[str, str | os.PathLike]) -> No
         _gzip_text(staged["annotation"], _gtf(sim.genes, list(sim.config.chromosomes)))
         _gzip_text(staged["expression"], _expression_text(sim))
         staged["populations"].write_text("".join(f"{i}\t{p}\n" for i, p in zip(sim.individuals, sim.populations)))
+        sim.phenotypes.to_csv(staged["phenotypes"], sep="\t", index=False, lineterminator="\n")
         lengths = {c: len(s) for c, s in sim.sequences.items()}
         for chrom in sim.config.chromosomes:
             _write_vcf(staged[f"vcf_{chrom}"], _vcf_text(chrom, sim.records[chrom], sim.individuals, lengths))
