@@ -57,26 +57,18 @@ def small_config() -> dict:
 
 
 @pytest.fixture(scope="session")
-def local_slurm():
-    """A local single-node SLURM cluster (tests/slurm_cluster.py) for the session, or None where none can start."""
+def slurm_cluster():
+    """A local single-node SLURM cluster (tests/slurm_cluster.py) for the session; the test skips where none can
+    start (not root, or slurm-wlm and munge missing)."""
     from slurm_cluster import LocalSlurm
 
-    if LocalSlurm.unavailable():
-        yield None
-        return
+    reason = LocalSlurm.unavailable()
+    if reason:
+        pytest.skip(reason)
     cluster = LocalSlurm()
     cluster.start()
     yield cluster
     cluster.stop()
-
-
-@pytest.fixture(scope="session")
-def slurm_cluster(local_slurm):
-    from slurm_cluster import LocalSlurm
-
-    if local_slurm is None:
-        pytest.skip(LocalSlurm.unavailable())
-    return local_slurm
 
 
 @pytest.fixture(scope="session")
@@ -91,13 +83,4 @@ def demo_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("demo")
     run_snakemake(workdir, *DEMO_ARGS, "--cores", "2")
     run_snakemake(workdir, *DEMO_ARGS, "--report", str(workdir / "results" / "report.html"))
-    return workdir
-
-
-@pytest.fixture(scope="session")
-def small_upstream(tmp_path_factory):
-    """Working directory of the small run up to the haplotype store (simulate, individuals, genes, haplotypes of
-    every chromosome), run locally once per session for the plumbing tests that need real upstream files."""
-    workdir = tmp_path_factory.mktemp("small")
-    run_snakemake(workdir, *SMALL_ARGS, "--cores", "2", "--until", "haplotypes")
     return workdir

@@ -491,14 +491,21 @@ def test_small_run_partial_reruns(small_on_slurm):
 @pytest.mark.slow
 @pytest.mark.long
 def test_small_run_training_killed_mid_run_resumes_from_its_checkpoint(small_on_slurm, slurm_cluster):
-    """A training job of the workflow itself, at the demo's number of steps, killed by scancel after a checkpoint;
-    the rerun resumes from it."""
+    """A training job of the workflow itself (the slowest of the small run's, so that it is still running when
+    killed), at the demo's number of steps, killed by scancel after a checkpoint; the rerun resumes from it."""
     workdir, env, log = small_on_slurm
-    rule = gpu_training_rules(log)[0]
+
+    def seconds(rule: str) -> float:
+        return max(float(path.read_text().splitlines()[1].split("\t")[0])
+                   for path in (workdir / "results" / "runtime" / rule).rglob("*.tsv"))
+
+    rule = max(gpu_training_rules(log), key=seconds)
     model = rule.removeprefix("train_")
     demo = yaml.safe_load(DEMO_CONFIG.read_text())["models"][model]
     longer = workdir / f"{model}_demo_steps.yaml"  # a partial config merged onto the small run's
-    longer.write_text(yaml.safe_dump({"models": {model: {k: demo[k] for k in ("steps", "checkpoint_every")}}}))
+    # the demo's training length and evaluation interval (the small run's short one would stop it early)
+    schedule = {k: demo[k] for k in ("steps", "eval_every", "checkpoint_every") if k in demo}
+    longer.write_text(yaml.safe_dump({"models": {model: schedule}}))
     profile = write_test_profile(workdir.parent / "profile-no-retry", retries=0)
     args = ["--profile", str(profile), "--configfile", str(DEMO_CONFIG), str(SMALL_CONFIG), str(longer),
             "--until", rule, "--", *SLURM_TARGETS]
