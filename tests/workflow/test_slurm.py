@@ -333,24 +333,36 @@ def test_local_cluster_stops_its_daemons_and_removes_its_state():
 
 
 # ---------------------------------------------------------------- the local cluster: the toy workflow
-@pytest.fixture
-def toy(tmp_path, slurm_cluster):
-    """The toy workflow in tmp_path with a test profile; returns (workdir, profile, env)."""
-    workdir = tmp_path / "wf"
+def toy_setup(dest: Path, cluster) -> tuple[Path, Path, dict]:
+    """The toy workflow in dest with a test profile: (workdir, profile, env)."""
+    workdir = dest / "wf"
     shutil.copytree(TOY, workdir)
     config = yaml.safe_load((workdir / "config.yaml").read_text())
     config["python"] = sys.executable
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    profile = write_test_profile(tmp_path / "profile", gpu_rules=("train_toy",))
-    env = {**slurm_cluster.env, **CLUSTER_ENV}
-    return workdir, profile, env
+    profile = write_test_profile(dest / "profile", gpu_rules=("train_toy",))
+    return workdir, profile, {**cluster.env, **CLUSTER_ENV}
+
+
+@pytest.fixture
+def toy(tmp_path, slurm_cluster):
+    """The toy workflow, not run yet: (workdir, profile, env)."""
+    return toy_setup(tmp_path, slurm_cluster)
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory, slurm_cluster):
+    """The toy workflow run once through the profile, shared by the tests that read a finished run:
+    (workdir, profile, env, transcript)."""
+    workdir, profile, env = toy_setup(tmp_path_factory.mktemp("toy"), slurm_cluster)
+    proc = snakemake(workdir, "--profile", str(profile), env=env, snakefile=workdir / "Snakefile", timeout=900)
+    return workdir, profile, env, proc.stdout + proc.stderr
 
 
 @pytest.mark.slow
-def test_toy_workflow_runs_through_sbatch_with_gpu_rule_on_gpu_partition(toy, slurm_cluster):
-    workdir, profile, env = toy
-    proc = snakemake(workdir, "--profile", str(profile), env=env, snakefile=workdir / "Snakefile", timeout=900)
-    by_rule = check_placement(slurm_cluster, workdir, proc.stdout + proc.stderr)
+def test_toy_workflow_runs_through_sbatch_with_gpu_rule_on_gpu_partition(toy_run, slurm_cluster):
+    workdir, _, _, log = toy_run
+    by_rule = check_placement(slurm_cluster, workdir, log)
     assert set(by_rule) == {"prepare", "train_toy", "evaluate_toy"}
     result = yaml.safe_load((workdir / "results" / "model.txt").read_text())
     assert result["partition"] == "gpu" and result["gpus"] not in (None, ""), result  # SLURM gave it a GPU
@@ -359,10 +371,9 @@ def test_toy_workflow_runs_through_sbatch_with_gpu_rule_on_gpu_partition(toy, sl
 
 
 @pytest.mark.slow
-def test_toy_partial_reruns_touch_only_the_changed_model_and_downstream(toy, slurm_cluster):
-    workdir, profile, env = toy
+def test_toy_partial_reruns_touch_only_the_changed_model_and_downstream(toy_run, slurm_cluster):
+    workdir, profile, env, _ = toy_run
     snakefile = workdir / "Snakefile"
-    snakemake(workdir, "--profile", str(profile), env=env, snakefile=snakefile, timeout=900)
     graph = rule_graph(workdir, env=env, snakefile=snakefile)
     assert job_stats(snakemake(workdir, "-n", env=env, snakefile=snakefile).stdout) == {}
     # --forcerun of the training rule: it and what depends on it, nothing upstream
@@ -389,7 +400,7 @@ def test_toy_training_killed_mid_run_resumes_from_its_checkpoint(toy, slurm_clus
     """Preemption: scancel (then a rerun) or a SLURM requeue; training restarts from the last checkpoint, not 0."""
     workdir, profile, env = toy
     config = yaml.safe_load((workdir / "config.yaml").read_text())
-    config.update(steps=40, seconds_per_step=1.0)
+    config.update(steps=20, seconds_per_step=1.0)  # killed at step >= 3: room to spare before step 20
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     profile = write_test_profile(profile.parent / "profile-no-retry", gpu_rules=("train_toy",), retries=0)
     args = ["--profile", str(profile)]
@@ -399,7 +410,7 @@ def test_toy_training_killed_mid_run_resumes_from_its_checkpoint(toy, slurm_clus
     assert log.name == "train_toy.log"
     assert start >= saved >= 3, (saved, start)
     result = yaml.safe_load((workdir / "results" / "model.txt").read_text())
-    assert result["start_step"] == start and result["final_step"] == 40
+    assert result["start_step"] == start and result["final_step"] == 20
     assert (workdir / "results" / "evaluate.txt").exists()
 
 
