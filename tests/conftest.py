@@ -36,18 +36,35 @@ def require_tool(name: str) -> str:
     return path
 
 
-DEMO_ARGS = ("--profile", str(ROOT / "profiles" / "default"), "--configfile", str(ROOT / "config" / "demo.yaml"))
-DEMO_SLURM_LOG = "demo_on_slurm.log"  # in the demo's working directory when it ran through the local cluster
+DEMO_CONFIG = ROOT / "config" / "demo.yaml"
+# The small run: tests/config/small.yaml merged onto the demo's config (the demo's rules on a smaller data set).
+SMALL_CONFIG = ROOT / "tests" / "config" / "small.yaml"
+# The Snakemake arguments of `make demo` (the Makefile's demo target); the tests add --cores or a dry run to them.
+DEMO_ARGS = ("--profile", str(ROOT / "profiles" / "default"), "--configfile", str(DEMO_CONFIG))
+# The small run's arguments. --configfile takes every word up to the next option: put an option before any target.
+SMALL_ARGS = (*DEMO_ARGS, str(SMALL_CONFIG))
+
+
+def small_config() -> dict:
+    """The small run's config as one dict (config/demo.yaml with tests/config/small.yaml merged in, as Snakemake
+    merges two --configfile), for tests that write a variant of it."""
+    import yaml
+    from snakemake.utils import update_config
+
+    config = yaml.safe_load(DEMO_CONFIG.read_text())
+    update_config(config, yaml.safe_load(SMALL_CONFIG.read_text()))
+    return config
 
 
 @pytest.fixture(scope="session")
-def local_slurm():
-    """A local single-node SLURM cluster (tests/slurm_cluster.py) for the session, or None where none can start."""
+def slurm_cluster():
+    """A local single-node SLURM cluster (tests/slurm_cluster.py) for the session; the test skips where none can
+    start (not root, or slurm-wlm and munge missing)."""
     from slurm_cluster import LocalSlurm
 
-    if LocalSlurm.unavailable():
-        yield None
-        return
+    reason = LocalSlurm.unavailable()
+    if reason:
+        pytest.skip(reason)
     cluster = LocalSlurm()
     cluster.start()
     yield cluster
@@ -55,38 +72,15 @@ def local_slurm():
 
 
 @pytest.fixture(scope="session")
-def slurm_cluster(local_slurm):
-    from slurm_cluster import LocalSlurm
-
-    if local_slurm is None:
-        pytest.skip(LocalSlurm.unavailable())
-    return local_slurm
-
-
-@pytest.fixture(scope="session")
-def demo_run(tmp_path_factory, local_slurm):
-    """Working directory of one complete demo run (every model, then the report), shared by every demo-level test.
-
-    Where a local SLURM cluster can start (root with slurm-wlm and munge, as in CI), the run goes through the SLURM
-    profile on it (issue 8: the demo on a real SLURM; the transcript is kept in DEMO_SLURM_LOG for the placement
-    tests); elsewhere, or with HAPEXPR_DEMO_LOCAL=1, it runs locally on 2 cores like `make demo`.
+def demo_run(tmp_path_factory):
+    """Working directory of one complete demo run, made exactly as `make demo` makes it (every model on 2 cores,
+    then the report); shared by every demo-level test (the scientific margins). The SLURM placement tests run a
+    smaller DAG of the same rules on the local cluster instead (tests/workflow/test_slurm.py, `small_on_slurm`).
     """
     reuse = os.environ.get("HAPEXPR_DEMO_DIR")  # a finished demo run to reuse while developing tests
     if reuse:
         return Path(reuse)
     workdir = tmp_path_factory.mktemp("demo")
-    if local_slurm is None or os.environ.get("HAPEXPR_DEMO_LOCAL") == "1":
-        run_snakemake(workdir, *DEMO_ARGS, "--cores", "2")
-    else:
-        from slurm_cluster import CLUSTER_ENV, write_test_profile
-
-        profile = write_test_profile(tmp_path_factory.mktemp("profile"))
-        cmd = [SNAKEMAKE, "-s", str(ROOT / "workflow" / "Snakefile"), "-d", str(workdir), "--profile", str(profile),
-               "--configfile", str(ROOT / "config" / "demo.yaml")]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, timeout=3600,
-                              env={**os.environ, **local_slurm.env, **CLUSTER_ENV})
-        (workdir / DEMO_SLURM_LOG).write_text(proc.stdout + proc.stderr)
-        if proc.returncode != 0:
-            raise AssertionError(f"the demo through SLURM failed ({proc.returncode}):\n{proc.stderr[-8000:]}")
+    run_snakemake(workdir, *DEMO_ARGS, "--cores", "2")
     run_snakemake(workdir, *DEMO_ARGS, "--report", str(workdir / "results" / "report.html"))
     return workdir

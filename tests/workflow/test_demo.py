@@ -1,17 +1,26 @@
-"""The demo end to end (config/demo.yaml) through the stages that exist: simulate -> individuals -> genes.
+"""The demo end to end (config/demo.yaml), its first stages: simulate -> individuals -> genes.
 
-The demo runs once per module (fixture `demo_run`); later stages add their assertions here as more tests
-on the same working directory.
+The demo runs once per session (fixture `demo_run`, the way `make demo` runs it); the models' and the report's
+assertions on the same working directory are in the other *_demo.py files and test_report.py.
 """
+
+import re
+import shlex
 
 import pandas as pd
 import pysam
 import pytest
-from conftest import DEMO_ARGS, run_snakemake
+from conftest import DEMO_ARGS, ROOT, run_snakemake
 
 pytestmark = pytest.mark.slow
 
 
+def test_the_demo_fixture_runs_make_demo():
+    """`demo_run` passes DEMO_ARGS (+ --cores 2, then --report): the Makefile's demo target must say the same."""
+    recipe = re.search(r"^demo:.*\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), re.M).group(1)
+    commands = [shlex.split(line) for line in recipe.splitlines() if "snakemake" in line]
+    expected = [str(a).removeprefix(f"{ROOT}/") for a in DEMO_ARGS]
+    assert [c[1:] for c in commands] == [expected, [*expected, "--report", "results/report.html"]], commands
 
 
 def _tsv(workdir, path):

@@ -1,8 +1,8 @@
 """DExTER on the demo (config/demo.yaml): it must find the planted motifs in the bins where they were planted.
 
-Needs the simulate and haplotypes stages (branches simulate, haplotypes): resources/truth/motifs.tsv (motif_id,
-sequence, bin_start, bin_end, effect; offsets relative to the TSS in the gene's orientation, half-open) and the
-haplotype store. The demo's windows are strand-oriented, so a planted motif reads as `sequence` in them.
+Reads the demo run's resources/truth/motifs.tsv (motif_id, sequence, bin_start, bin_end, effect; offsets relative
+to the TSS in the gene's orientation, half-open) and the haplotype store. The demo's windows are strand-oriented,
+so a planted motif reads as `sequence` in them.
 
 Margins stated here:
 - a motif counts as recovered when some domain's k-mer (k >= 4) is a substring of it and the domain's region

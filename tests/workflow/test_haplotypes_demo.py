@@ -1,12 +1,12 @@
 """The demo's haplotype stage end to end: every demo window equals bcftools consensus for every individual.
 
-Needs the demo's `simulate` rule (resources/ of config/demo.yaml); runs Snakemake in a temporary workdir."""
+Reads the session's demo run (fixture `demo_run`) and exports one gene's FASTA in it."""
 
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import ROOT, require_tool, run_snakemake
+from conftest import DEMO_ARGS, DEMO_CONFIG, require_tool, run_snakemake
 from hapexpr.equivalence import compare_with_bcftools
 from hapexpr.haplotypes import fixed_windows, read_store, store_window
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 def test_demo_haplotypes_equal_bcftools_consensus(demo_run):
     tmp_path = demo_run
     require_tool("bcftools")
-    config = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    config = yaml.safe_load(DEMO_CONFIG.read_text())
     chrom = config["chromosomes"][0]
     targets = [f"results/haplotypes/{chrom}.{kind}" for kind in ("sequences.parquet", "map.parquet", "counts.tsv")]
     window = store_window(tmp_path / targets[0])  # the largest window of the enabled models
@@ -35,7 +35,6 @@ def test_demo_haplotypes_equal_bcftools_consensus(demo_run):
     windows = fixed_windows(sequences, genes, window)
     assert (windows["window"].str.len() == window).all()
 
-    run_snakemake(tmp_path, "--configfile", str(ROOT / "config" / "demo.yaml"), "--replace-workflow-config",
-                  "--cores", "1", f"results/haplotypes/fasta/{chrom}/{counts['gene_id'][0]}.fa")
+    run_snakemake(tmp_path, *DEMO_ARGS, "--cores", "1", f"results/haplotypes/fasta/{chrom}/{counts['gene_id'][0]}.fa")
     fasta = (tmp_path / "results" / "haplotypes" / "fasta" / chrom / f"{counts['gene_id'][0]}.fa").read_text()
     assert fasta.count(">") == 1 + 2 * hap_map["individual"].nunique()

@@ -1,7 +1,6 @@
 """Classical models and the evaluate stage on the demo (config/demo.yaml): they must find the planted signal.
 
-Needs the simulate and haplotypes stages (branches simulate, haplotypes). The demo runs once per module; the
-assertions read results/ and resources/truth/ of that run.
+The demo runs once per session (fixture `demo_run`); the assertions read results/ and resources/truth/ of that run.
 
 Margins stated here:
 - shuffled-target control: a model's test figure minus the 95th percentile of the same figure after shuffling

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
-from conftest import ROOT, SNAKEMAKE
+from conftest import ROOT, SNAKEMAKE, small_config
 
 LIBRARY = ROOT / "workflow" / "scripts" / "hapexpr"
 
@@ -62,14 +63,15 @@ def hosted_copy_of_this_tree(host: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_module_from_a_git_source_runs_the_demo_to_the_haplotypes(tmp_path):
+def test_module_from_a_git_source_runs_the_small_run_to_the_haplotypes(tmp_path):
+    """The user's config is the small run's (the demo's, smaller), in the user's config/config.yaml."""
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     host = tmp_path / "host"
     hosted_copy_of_this_tree(host)
     user = tmp_path / "user"
     (user / "config").mkdir(parents=True)
-    shutil.copy(ROOT / "config" / "demo.yaml", user / "config" / "config.yaml")
+    (user / "config" / "config.yaml").write_text(yaml.safe_dump(small_config(), sort_keys=False))
     (user / "Snakefile").write_text(
         'configfile: "config/config.yaml"\n\n\n'
         "module hapexpr:\n"

@@ -50,13 +50,17 @@ def dry_run(workdir, profile: str, *args: str, check: bool = True):
 def test_config_key_value_overrides_merge_onto_the_config(tmp_path, profile, configfile):
     """`--config seed=5` used to fail with "'build' is a required property" (replace-workflow-config). Values of
     --config are read as YAML strings by Snakemake, so keys typed otherwise (booleans, numbers inside sections)
-    belong in a --configfile; a list of names works: fewer chromosomes, fewer haplotype jobs."""
+    belong in a --configfile; a list of names works: fewer chromosomes, fewer haplotype jobs. The demo simulates its
+    data, the real config downloads it."""
     given = ("--configfile", str(ROOT / configfile)) if configfile else ()
     chromosomes = ["chr1", "chr3", "chr4"] if configfile else ["chr1", "chr8", "chr9", "chr10"]
     out = dry_run(tmp_path, profile, *given, "--config", "seed=5", f"chromosomes=[{', '.join(chromosomes)}]").stdout
     assert out.count("rule haplotypes:") == len(chromosomes)
     assert sorted(re.findall(r"rule haplotypes:\n(?:    .*\n)*?    wildcards: chrom=(\w+)", out)) == sorted(chromosomes)
     assert ("rule simulate:" in out) == bool(configfile) and ("download_reference:" in out) != bool(configfile)
+    for rule in ("individuals", "genes", "all"):
+        assert f"rule {rule}:" in out, rule
+    assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()  # a dry run writes nothing
 
 
 @pytest.mark.parametrize("configfile", [None, "config/demo.yaml"])

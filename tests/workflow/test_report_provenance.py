@@ -1,4 +1,4 @@
-"""The report's provenance (issue 14, item 5) on a small run with every model but GC/CpG turned off: runtime and
+"""The report's provenance (issue 14, item 5) on the small run with every model but GC/CpG turned off: runtime and
 memory of this run's jobs only (not a disabled model's or another chromosome's benchmark file left on disk),
 requested resources beside used, and the package versions of the environment that ran the jobs."""
 
@@ -7,7 +7,7 @@ import re
 import pytest
 import yaml
 
-from conftest import ROOT, run_snakemake
+from conftest import SMALL_ARGS, small_config, run_snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -18,9 +18,9 @@ def html_rows(html: str, title: str) -> list[str]:
 
 
 def test_provenance_lists_this_runs_jobs_with_requested_and_used_resources(tmp_path):
-    demo = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
-    off = {name: {"enabled": False} for name, props in demo["models"].items() if "enabled" in props and name != "gc_cpg"}
-    overrides = tmp_path / "only_gc_cpg.yaml"  # a partial --configfile, merged onto the demo
+    models = small_config()["models"]
+    off = {name: {"enabled": False} for name, props in models.items() if "enabled" in props and name != "gc_cpg"}
+    overrides = tmp_path / "only_gc_cpg.yaml"  # a partial --configfile, merged onto the small run's
     overrides.write_text(yaml.safe_dump({"models": off}))
     # benchmark files a previous run could have left: a disabled model's job, a chromosome not in this config
     stale = [tmp_path / "results" / "runtime" / "train_kmer_ridge.tsv",
@@ -28,9 +28,7 @@ def test_provenance_lists_this_runs_jobs_with_requested_and_used_resources(tmp_p
     for path in stale:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("s\th:m:s\tmax_rss\n99999.0\t27:46:39\t1.0\n")
-    run_snakemake(tmp_path, "--profile", str(ROOT / "profiles" / "default"), "--configfile",
-                  str(ROOT / "config" / "demo.yaml"), str(overrides), "--cores", "2",
-                  "results/report/provenance.html")
+    run_snakemake(tmp_path, *SMALL_ARGS, str(overrides), "--cores", "2", "results/report/provenance.html")
     html = (tmp_path / "results" / "report" / "provenance.html").read_text()
     runtime = html_rows(html, "Runtime")
     jobs = " ".join(runtime)

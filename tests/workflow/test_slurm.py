@@ -1,10 +1,12 @@
 """SLURM for real (issue 8): the profile on a local single-node cluster (tests/slurm_cluster.py).
 
 Static checks of profiles/slurm need no cluster. The cluster tests run a tiny workflow with the demo's shape
-(tests/workflow/slurm_toy: CPU stage -> checkpointing GPU training rule -> CPU evaluation) and then the demo itself:
-the session's demo run (tests/conftest.py, `demo_run`) goes through the SLURM profile on the same cluster. Which rule went where is read from SLURM (`scontrol show job` keeps
-finished jobs for MinJobAge) and compared with the resources Snakemake printed for each job; rule names and GPU
-requests come from the workflow itself (its rule files, its log, its rule graph), never from a list here.
+(tests/workflow/slurm_toy: CPU stage -> checkpointing GPU training rule -> CPU evaluation) and then a small DAG of the
+workflow's own rules (the small run, tests/config/small.yaml on the demo's config; `small_on_slurm`): every GPU rule,
+per-chromosome rules and a local rule. The demo itself runs locally, as `make demo` runs it (tests/conftest.py).
+Which rule went where is read from SLURM (`scontrol show job` keeps finished jobs for MinJobAge) and compared with the
+resources Snakemake printed for each job; rule names and GPU requests come from the workflow itself (its rule files,
+its log, its rule graph), never from a list here.
 
 Checkpoint contract of GPU training rules (profiles/slurm/README.md), used by the preemption tests: the rule's log
 says `checkpoint saved at step N` after writing a checkpoint and `resumed from checkpoint at step N` when it starts
@@ -24,7 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import DEMO_SLURM_LOG
+from conftest import DEMO_CONFIG, SMALL_CONFIG, small_config
 from rulefiles import rules
 from slurm_cluster import CLUSTER_ENV, GPU_TYPE, PROFILE, ROOT, LocalSlurm, requests_gpu, write_test_profile
 
@@ -108,8 +110,22 @@ def slurm_jobs(cluster, workdir: Path) -> list[dict]:
     return jobs
 
 
+def minutes(limit: str) -> int:
+    """SLURM's TimeLimit ([D-]HH:MM:SS) in whole minutes."""
+    days, _, hms = limit.rpartition("-")
+    hours, mins, secs = (int(x) for x in hms.split(":"))
+    return int(days or 0) * 1440 + hours * 60 + mins + (secs > 0)
+
+
+def megabytes(memory: str) -> int:
+    """SLURM's MinMemoryNode (e.g. 16000M, 16G) in MB."""
+    return round(float(memory[:-1]) * {"M": 1, "G": 1024, "T": 1024**2}[memory[-1]])
+
+
 def check_placement(cluster, workdir: Path, log: str) -> dict[str, list[dict]]:
-    """Every job Snakemake submitted went to SLURM; GPU rules to `gpu` with a GPU request, others to `cpu` without."""
+    """Every job Snakemake submitted went to SLURM; GPU rules to `gpu` with a GPU request of the GPU model, others to
+    `cpu` without; each job got the memory, time limit and CPUs per GPU its rule requested (mem_mb and runtime, which
+    attempt_scaled sets, and cpus_per_gpu, as Snakemake printed them)."""
     printed = printed_jobs(log)
     assert printed, f"no job printed by Snakemake:\n{log[-3000:]}"
     gpu_rules = {j["rule"] for j in printed if int(j["resources"].get("gpu", 0) or 0) > 0}
@@ -128,6 +144,13 @@ def check_placement(cluster, workdir: Path, log: str) -> dict[str, list[dict]]:
                 assert GPU_TYPE in job.get("TresPerJob", ""), f"GPU model not requested: {where}"
             else:
                 assert job["Partition"] == "cpu" and not requests_gpu(job), f"CPU rule placed as a GPU job: {where}"
+            requested = [j["resources"] for j in printed if j["rule"] == rule]
+            assert (megabytes(job["MinMemoryNode"]), minutes(job["TimeLimit"])) in {
+                (int(r["mem_mb"]), int(r["runtime"])) for r in requested}, (where, job["MinMemoryNode"],
+                                                                           job["TimeLimit"], requested)
+            if any("cpus_per_gpu" in r for r in requested):
+                assert job.get("CpusPerTres") in {f"gres:gpu:{r['cpus_per_gpu']}" for r in requested}, (
+                    where, job.get("CpusPerTres"), requested)
     return by_rule
 
 
@@ -193,8 +216,7 @@ def test_profile_sends_every_gpu_rule_to_the_gpu_partition():
 
 def test_profile_lists_no_rule_that_does_not_exist():
     gpu_rules = declared_gpu_rules()
-    if not gpu_rules:
-        pytest.skip("no rule declares gpu=1 yet (the DNABERT-2 and GTA rules are on other branches)")
+    assert gpu_rules, "no rule declares gpu=1: the pattern of declared_gpu_rules no longer matches the rule files"
     stale = set(yaml.safe_load(PROFILE.read_text())["set-resources"]) - gpu_rules
     assert not stale, f"{PROFILE} routes rules that declare no GPU or do not exist: {sorted(stale)}"
 
@@ -242,7 +264,7 @@ def test_profile_dry_run_of_the_real_config_places_every_job(tmp_path):
     for name in inputs:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).touch()
-    env = {**__import__("os").environ, **CLUSTER_ENV}
+    env = {**os.environ, **CLUSTER_ENV}
     out = snakemake(tmp_path, "--profile", str(PROFILE.parent), "-n", "--configfile",
                     str(ROOT / "config" / "config.yaml"), env=env, snakefile=ROOT / "workflow" / "Snakefile").stdout
     jobs = printed_jobs(out)
@@ -263,7 +285,7 @@ def test_profile_environment_variables_reach_the_jobs(tmp_path):
     shutil.copytree(TOY, tmp_path / "wf")
     workdir = tmp_path / "wf"
     profile = write_test_profile(tmp_path / "profile", gpu_rules=("train_toy",))
-    env = {**__import__("os").environ, "HAPEXPR_CPU_PARTITION": "short", "HAPEXPR_GPU_PARTITION": "a100q",
+    env = {**os.environ, "HAPEXPR_CPU_PARTITION": "short", "HAPEXPR_GPU_PARTITION": "a100q",
            "HAPEXPR_GPU_MODEL": "a100", "HAPEXPR_SLURM_ACCOUNT": "lab42"}
     out = snakemake(workdir, "--profile", str(profile), "-n", env=env, snakefile=workdir / "Snakefile").stdout
     jobs = {j["rule"]: j["resources"] for j in printed_jobs(out)}
@@ -311,24 +333,36 @@ def test_local_cluster_stops_its_daemons_and_removes_its_state():
 
 
 # ---------------------------------------------------------------- the local cluster: the toy workflow
-@pytest.fixture
-def toy(tmp_path, slurm_cluster):
-    """The toy workflow in tmp_path with a test profile; returns (workdir, profile, env)."""
-    workdir = tmp_path / "wf"
+def toy_setup(dest: Path, cluster) -> tuple[Path, Path, dict]:
+    """The toy workflow in dest with a test profile: (workdir, profile, env)."""
+    workdir = dest / "wf"
     shutil.copytree(TOY, workdir)
     config = yaml.safe_load((workdir / "config.yaml").read_text())
     config["python"] = sys.executable
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    profile = write_test_profile(tmp_path / "profile", gpu_rules=("train_toy",))
-    env = {**slurm_cluster.env, **CLUSTER_ENV}
-    return workdir, profile, env
+    profile = write_test_profile(dest / "profile", gpu_rules=("train_toy",))
+    return workdir, profile, {**cluster.env, **CLUSTER_ENV}
+
+
+@pytest.fixture
+def toy(tmp_path, slurm_cluster):
+    """The toy workflow, not run yet: (workdir, profile, env)."""
+    return toy_setup(tmp_path, slurm_cluster)
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory, slurm_cluster):
+    """The toy workflow run once through the profile, shared by the tests that read a finished run:
+    (workdir, profile, env, transcript)."""
+    workdir, profile, env = toy_setup(tmp_path_factory.mktemp("toy"), slurm_cluster)
+    proc = snakemake(workdir, "--profile", str(profile), env=env, snakefile=workdir / "Snakefile", timeout=900)
+    return workdir, profile, env, proc.stdout + proc.stderr
 
 
 @pytest.mark.slow
-def test_toy_workflow_runs_through_sbatch_with_gpu_rule_on_gpu_partition(toy, slurm_cluster):
-    workdir, profile, env = toy
-    proc = snakemake(workdir, "--profile", str(profile), env=env, snakefile=workdir / "Snakefile", timeout=900)
-    by_rule = check_placement(slurm_cluster, workdir, proc.stdout + proc.stderr)
+def test_toy_workflow_runs_through_sbatch_with_gpu_rule_on_gpu_partition(toy_run, slurm_cluster):
+    workdir, _, _, log = toy_run
+    by_rule = check_placement(slurm_cluster, workdir, log)
     assert set(by_rule) == {"prepare", "train_toy", "evaluate_toy"}
     result = yaml.safe_load((workdir / "results" / "model.txt").read_text())
     assert result["partition"] == "gpu" and result["gpus"] not in (None, ""), result  # SLURM gave it a GPU
@@ -337,10 +371,9 @@ def test_toy_workflow_runs_through_sbatch_with_gpu_rule_on_gpu_partition(toy, sl
 
 
 @pytest.mark.slow
-def test_toy_partial_reruns_touch_only_the_changed_model_and_downstream(toy, slurm_cluster):
-    workdir, profile, env = toy
+def test_toy_partial_reruns_touch_only_the_changed_model_and_downstream(toy_run, slurm_cluster):
+    workdir, profile, env, _ = toy_run
     snakefile = workdir / "Snakefile"
-    snakemake(workdir, "--profile", str(profile), env=env, snakefile=snakefile, timeout=900)
     graph = rule_graph(workdir, env=env, snakefile=snakefile)
     assert job_stats(snakemake(workdir, "-n", env=env, snakefile=snakefile).stdout) == {}
     # --forcerun of the training rule: it and what depends on it, nothing upstream
@@ -367,7 +400,7 @@ def test_toy_training_killed_mid_run_resumes_from_its_checkpoint(toy, slurm_clus
     """Preemption: scancel (then a rerun) or a SLURM requeue; training restarts from the last checkpoint, not 0."""
     workdir, profile, env = toy
     config = yaml.safe_load((workdir / "config.yaml").read_text())
-    config.update(steps=40, seconds_per_step=1.0)
+    config.update(steps=20, seconds_per_step=1.0)  # killed at step >= 3: room to spare before step 20
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     profile = write_test_profile(profile.parent / "profile-no-retry", gpu_rules=("train_toy",), retries=0)
     args = ["--profile", str(profile)]
@@ -377,30 +410,38 @@ def test_toy_training_killed_mid_run_resumes_from_its_checkpoint(toy, slurm_clus
     assert log.name == "train_toy.log"
     assert start >= saved >= 3, (saved, start)
     result = yaml.safe_load((workdir / "results" / "model.txt").read_text())
-    assert result["start_step"] == start and result["final_step"] == 40
+    assert result["start_step"] == start and result["final_step"] == 20
     assert (workdir / "results" / "evaluate.txt").exists()
 
 
-# ---------------------------------------------------------------- the local cluster: the demo
-def demo_rules() -> set[str]:
-    return set(rule_blocks())
+# ---------------------------------------------------------------- the local cluster: a small DAG of the demo's rules
+# What the small run (tests/config/small.yaml on the demo's config) makes through SLURM: every GPU rule of the
+# workflow (test_small_run_on_slurm_covers_every_gpu_rule fails when a new one is not reached from here), the
+# per-chromosome rules upstream of them (haplotypes, dnabert2_tokens) and the local rule gta_llm.
+SLURM_TARGETS = (
+    "results/models/dnabert2/embeddings/chr4.parquet",  # pretrain_dna_lm, dnabert2_tokens, embed_dnabert2
+    "results/models/dnabert2/finetuned/cross_gene/predictions.parquet",  # train_dnabert2
+    "results/predictions/gta.parquet",  # gta_llm (local), train_gta, predict_gta
+    "results/models/gta/attributions.tsv",  # interpret_gta
+    "results/predictions/cnn.parquet",  # train_cnn, predict_cnn
+)
+
+
+def small_args() -> list[str]:
+    """The small run's config files (no profile: dry runs plan locally), then the targets."""
+    return ["--configfile", str(DEMO_CONFIG), str(SMALL_CONFIG), "--", *SLURM_TARGETS]
 
 
 @pytest.fixture(scope="module")
-def demo_on_slurm(demo_run, slurm_cluster):
-    """The session's demo run (tests/conftest.py), which went through the SLURM profile on the local cluster;
-    (workdir, env, transcript)."""
-    transcript = demo_run / DEMO_SLURM_LOG
-    if os.environ.get("HAPEXPR_DEMO_DIR"):
-        pytest.skip("HAPEXPR_DEMO_DIR reuses a finished demo: the cluster that ran its jobs (and their records) is gone")
-    if not transcript.is_file():
-        pytest.skip(f"the session's demo ran locally ({demo_run}), not through SLURM: HAPEXPR_DEMO_LOCAL or "
-                    "HAPEXPR_DEMO_DIR is set")
-    return demo_run, {**slurm_cluster.env, **CLUSTER_ENV}, transcript.read_text()
-
-
-def demo_args() -> list[str]:
-    return ["--configfile", str(ROOT / "config" / "demo.yaml"), "--replace-workflow-config"]
+def small_on_slurm(slurm_cluster, tmp_path_factory):
+    """The small run's SLURM_TARGETS made through the SLURM profile on the local cluster: (workdir, env, transcript).
+    Which rule went where is read from SLURM afterwards (MinJobAge keeps the finished jobs)."""
+    workdir = tmp_path_factory.mktemp("small_on_slurm")
+    profile = write_test_profile(tmp_path_factory.mktemp("profile"))
+    env = {**slurm_cluster.env, **CLUSTER_ENV}
+    proc = snakemake(workdir, "--profile", str(profile), *small_args(), env=env,
+                     snakefile=ROOT / "workflow" / "Snakefile", timeout=1800)
+    return workdir, env, proc.stdout + proc.stderr
 
 
 def gpu_training_rules(log: str) -> list[str]:
@@ -409,26 +450,33 @@ def gpu_training_rules(log: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_demo_on_slurm_sends_gpu_rules_and_only_them_to_the_gpu_partition(demo_on_slurm, slurm_cluster):
-    workdir, _, log = demo_on_slurm
+def test_small_run_on_slurm_sends_gpu_rules_and_only_them_to_the_gpu_partition(small_on_slurm, slurm_cluster):
+    workdir, _, log = small_on_slurm
     by_rule = check_placement(slurm_cluster, workdir, log)
     gpu = {j["rule"] for j in printed_jobs(log) if int(j["resources"].get("gpu", 0) or 0) > 0}
-    assert gpu, "the demo ran no GPU rule: the DNABERT-2 / GTA rules are expected to declare gpu=1"
+    assert gpu == declared_gpu_rules(), (
+        f"the small run reached GPU rules {sorted(gpu)}, the workflow declares {sorted(declared_gpu_rules())}: "
+        "add a target of the missing ones to SLURM_TARGETS")
     assert gpu <= set(by_rule)
+    local = {j["rule"] for j in printed_jobs(log) if j["local"]}
+    assert "gta_llm" in local, sorted(local)
+    chromosomes = small_config()["chromosomes"]
+    for rule in ("haplotypes", "dnabert2_tokens"):  # per-chromosome rules: one SLURM job per chromosome
+        assert len(by_rule[rule]) == len(chromosomes), (rule, [j["JobId"] for j in by_rule[rule]])
 
 
 @pytest.mark.slow
-def test_demo_partial_reruns(demo_on_slurm):
+def test_small_run_partial_reruns(small_on_slurm):
     """Issue 8 item 4: a model change or --forcerun of a training rule reruns it and downstream, never upstream."""
-    workdir, env, log = demo_on_slurm
+    workdir, env, log = small_on_slurm
     snakefile = ROOT / "workflow" / "Snakefile"
-    assert job_stats(snakemake(workdir, "-n", *demo_args(), env=env, snakefile=snakefile).stdout) == {}
-    graph = rule_graph(workdir, *demo_args(), env=env, snakefile=snakefile)
+    assert job_stats(snakemake(workdir, "-n", *small_args(), env=env, snakefile=snakefile).stdout) == {}
+    graph = rule_graph(workdir, *small_args(), env=env, snakefile=snakefile)
     trainers = gpu_training_rules(log)
-    assert trainers, "no GPU training rule in the demo"
-    config = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    assert trainers, "no GPU training rule in the small run"
+    config = small_config()
     for rule in trainers:
-        forced = job_stats(snakemake(workdir, "-n", *demo_args(), "--forcerun", rule, env=env,
+        forced = job_stats(snakemake(workdir, "-n", "--forcerun", rule, *small_args(), env=env,
                                      snakefile=snakefile).stdout)
         assert rule in forced and set(forced) <= {rule} | reachable(graph, rule), (rule, forced)
         model = rule.removeprefix("train_")
@@ -442,8 +490,8 @@ def test_demo_partial_reruns(demo_on_slurm):
         changed_config = {**config, "models": {**config["models"], model: {**section, key: section[key] * 2 + 1}}}
         path = workdir / f"changed_{model}.yaml"
         path.write_text(yaml.safe_dump(changed_config, sort_keys=False))  # as a user edits it: same key order
-        changed = job_stats(snakemake(workdir, "-n", "--configfile", str(path), "--replace-workflow-config", env=env,
-                                      snakefile=snakefile).stdout)
+        changed = job_stats(snakemake(workdir, "-n", "--configfile", str(path), "--replace-workflow-config", "--",
+                                      *SLURM_TARGETS, env=env, snakefile=snakefile).stdout)
         model_rules = {r for r in changed if model in r}
         assert model_rules, f"changing models.{model}.{key} reran none of its rules: {changed}"
         allowed = set().union(*({r} | reachable(graph, r) for r in model_rules))
@@ -453,12 +501,26 @@ def test_demo_partial_reruns(demo_on_slurm):
 
 @pytest.mark.slow
 @pytest.mark.long
-def test_demo_training_killed_mid_run_resumes_from_its_checkpoint(demo_on_slurm, slurm_cluster):
-    workdir, env, log = demo_on_slurm
-    rule = gpu_training_rules(log)[0]
+def test_small_run_training_killed_mid_run_resumes_from_its_checkpoint(small_on_slurm, slurm_cluster):
+    """A training job of the workflow itself (the slowest of the small run's, so that it is still running when
+    killed), at the demo's number of steps, killed by scancel after a checkpoint; the rerun resumes from it."""
+    workdir, env, log = small_on_slurm
+
+    def seconds(rule: str) -> float:
+        return max(float(path.read_text().splitlines()[1].split("\t")[0])
+                   for path in (workdir / "results" / "runtime" / rule).rglob("*.tsv"))
+
+    rule = max(gpu_training_rules(log), key=seconds)
+    model = rule.removeprefix("train_")
+    demo = yaml.safe_load(DEMO_CONFIG.read_text())["models"][model]
+    longer = workdir / f"{model}_demo_steps.yaml"  # a partial config merged onto the small run's
+    # the demo's training length and evaluation interval (the small run's short one would stop it early)
+    schedule = {k: demo[k] for k in ("steps", "eval_every", "checkpoint_every") if k in demo}
+    longer.write_text(yaml.safe_dump({"models": {model: schedule}}))
     profile = write_test_profile(workdir.parent / "profile-no-retry", retries=0)
-    args = ["--profile", str(profile), *demo_args(), "--until", rule]
-    resumed = kill_and_resume(slurm_cluster, workdir, rule, [*args, "--forcerun", rule], args, env,
+    args = ["--profile", str(profile), "--configfile", str(DEMO_CONFIG), str(SMALL_CONFIG), str(longer),
+            "--until", rule, "--", *SLURM_TARGETS]
+    resumed = kill_and_resume(slurm_cluster, workdir, rule, ["--forcerun", rule, *args], args, env,
                               ROOT / "workflow" / "Snakefile", timeout=3000)
     for log_path, (saved, start) in resumed.items():
         assert start >= saved >= 1, (log_path, saved, start)
