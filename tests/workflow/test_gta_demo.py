@@ -46,9 +46,11 @@ def cross_gene_spearman(predictions: pd.DataFrame, truth: pd.DataFrame) -> float
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="measured gap (README, Status): after this session's merge (one trainer, "
-                   "window 8,192, prompts without location) the demo's GTA scored cross-gene test Spearman 0.06 "
-                   "(0.23 before); the margin is kept and fails until GTA learns again")
+@pytest.mark.xfail(strict=False, reason="measured gap (README, GTA): with the kmer encoder GTA fits its training "
+                   "genes but generalises weakly; run alone on the demo's data (benchmarks/gta_cross_gene.py) the "
+                   "margin held at the demo's seed 7 (test Spearman 0.31 vs control -0.24) but not at seeds 0, 1, 2 "
+                   "(-0.14 vs -0.10, 0.15 vs 0.02, 0.26 vs 0.17), so it is not a property of the model; not strict, "
+                   "since at seed 7 it passed there")
 def test_gta_beats_a_shuffled_target_control_on_the_demo(demo_run, tmp_path):
     control = shuffled_target_control(demo_run, tmp_path / "control")
     tmp_path = demo_run

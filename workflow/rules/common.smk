@@ -453,7 +453,7 @@ def gta_settings():
 
 
 def gta_encoder_files():
-    if cfg("models", "gta", "encoder", default="cnn") == "cnn":
+    if cfg("models", "gta", "encoder", default="cnn") in ("cnn", "kmer"):  # trained with GTA: no model files
         return []
     if cfg("models", "gta", "encoder_path", default=None):
         return [cfg("models", "gta", "encoder_path")]
