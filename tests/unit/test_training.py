@@ -5,6 +5,7 @@ The exact resume of DNABERT-2 and GTA through this trainer is tested in test_dna
 import logging
 import os
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -119,7 +120,7 @@ class Killed(Exception):
     pass
 
 
-def test_resume_after_a_kill_is_exact(tmp_path):
+def test_resume_after_a_kill_is_exact(tmp_path, caplog):
     x, t = data()
     xv, v = data(16, seed=5)
     s = settings()
@@ -130,10 +131,15 @@ def test_resume_after_a_kill_is_exact(tmp_path):
         if step == 6:
             raise Killed
 
-    with pytest.raises(Killed):
+    with pytest.raises(Killed), caplog.at_level(logging.INFO):
         train(LinearTask(x, xv), t, v, s, tmp_path / "b", on_step=kill)
+    saved = [int(m) for m in re.findall(r"checkpoint saved at step (\d+)", caplog.text)]
+    assert saved and saved[-1] <= 6  # the requeue contract's lines (profiles/slurm/README.md)
+    caplog.clear()
     resumed_task = LinearTask(x, xv, seed=99)
-    resumed = train(resumed_task, t, v, s, tmp_path / "b")
+    with caplog.at_level(logging.INFO):
+        resumed = train(resumed_task, t, v, s, tmp_path / "b")
+    assert f"resumed from checkpoint at step {saved[-1]}" in caplog.text
     pd.testing.assert_frame_equal(resumed, full)
     assert resumed["step"].dtype == np.int64
     assert torch.equal(resumed_task.model[1].weight, full_task.model[1].weight)

@@ -1,4 +1,9 @@
-"""GTA on the demo: the full model beats a shuffled-target control cross-gene (minutes; needs the whole upstream)."""
+"""GTA on the demo: the full model beats a shuffled-target control cross-gene (minutes; needs the whole upstream).
+
+Opt-in: run alone on the demo's data (benchmarks/gta_cross_gene.py, benchmarks/README.md "GTA") with the `kmer`
+encoder the margin held at the demo's seed 7 (test Spearman 0.31 vs control -0.24) but not at seeds 0, 1 and 2
+(-0.14 vs -0.10, 0.15 vs 0.02, 0.26 vs 0.17): it is not yet a property of the model, so it does not gate the suite,
+and a change of floating-point order could flip it. The thresholds are the stated margin, unchanged."""
 
 from pathlib import Path
 
@@ -46,11 +51,7 @@ def cross_gene_spearman(predictions: pd.DataFrame, truth: pd.DataFrame) -> float
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="measured gap (README, GTA): with the kmer encoder GTA fits its training "
-                   "genes but generalises weakly; run alone on the demo's data (benchmarks/gta_cross_gene.py) the "
-                   "margin held at the demo's seed 7 (test Spearman 0.31 vs control -0.24) but not at seeds 0, 1, 2 "
-                   "(-0.14 vs -0.10, 0.15 vs 0.02, 0.26 vs 0.17), so it is not a property of the model; not strict, "
-                   "since at seed 7 it passed there")
+@pytest.mark.seed_dependent  # opt-in (pytest -m seed_dependent): README, Tests, says why
 def test_gta_beats_a_shuffled_target_control_on_the_demo(demo_run, tmp_path):
     control = shuffled_target_control(demo_run, tmp_path / "control")
     tmp_path = demo_run

@@ -438,7 +438,7 @@ def train(task: TrainingTask, train_targets: Targets, valid_targets: Targets | N
             if device.type == "cuda" and saved.get("rng_cuda") is not None:
                 torch.cuda.set_rng_state_all(list(saved["rng_cuda"]))
             state = {k: saved[k] for k in state}
-            log.info("resumed from %s at step %d", ckpt.dir, state["step"])
+            log.info("resumed from checkpoint at step %d (%s)", state["step"], ckpt.dir)  # profiles/slurm/README.md
     order = DataOrder(len(train_targets), s.batch_size, s.seed,
                       train_targets.groups if s.objective == "pairwise" else None)
 
@@ -490,6 +490,7 @@ def train(task: TrainingTask, train_targets: Targets, valid_targets: Targets | N
                 **state, "fingerprint": fp, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                 "rng_cpu": torch.get_rng_state(),
                 "rng_cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else None})
+            log.info("checkpoint saved at step %d", step)  # the requeue contract's line (profiles/slurm/README.md)
         if on_step is not None:
             on_step(step, task.model, opt)
     if best_state is not None:
