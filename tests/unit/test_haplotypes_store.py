@@ -160,7 +160,7 @@ def simulated(tmp_path_factory):
                                         "populations": ["POPA", "POPB"]}, ["chr1"], WINDOW, 5)
     paths = {"reference": root / "genome.fa.gz", "annotation": root / "genes.gtf.gz",
              "vcf": {"chr1": root / "chr1.vcf.gz"}, "expression": root / "expression.txt.gz",
-             "populations": root / "populations.tsv", "truth_dir": root / "truth"}
+             "populations": root / "populations.tsv", "phenotypes": root / "phenotypes.tsv", "truth_dir": root / "truth"}
     sim = simulate_demo(cfg, paths)
     genes = pd.DataFrame([(g.gene_id, g.chrom, g.tss, g.strand) for g in sim.genes],
                          columns=["gene_id", "chrom", "tss", "strand"])
