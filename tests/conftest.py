@@ -40,9 +40,10 @@ DEMO_CONFIG = ROOT / "config" / "demo.yaml"
 # The small run: tests/config/small.yaml merged onto the demo's config (the demo's rules on a smaller data set).
 SMALL_CONFIG = ROOT / "tests" / "config" / "small.yaml"
 # The Snakemake arguments of `make demo` (the Makefile's demo target); the tests add --cores or a dry run to them.
-DEMO_ARGS = ("--profile", str(ROOT / "profiles" / "default"), "--configfile", str(DEMO_CONFIG))
-# The small run's arguments. --configfile takes every word up to the next option: put an option before any target.
-SMALL_ARGS = (*DEMO_ARGS, str(SMALL_CONFIG))
+DEMO_ARGS = ("--profile", str(ROOT / "profiles" / "default"), "--max-threads", "1", "--configfile", str(DEMO_CONFIG))
+# The small run's arguments (each rule at its own threads, as on a cluster). --configfile takes every word up to the
+# next option: put an option before any target.
+SMALL_ARGS = ("--profile", str(ROOT / "profiles" / "default"), "--configfile", str(DEMO_CONFIG), str(SMALL_CONFIG))
 
 
 def small_config() -> dict:
