@@ -227,13 +227,9 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values (q) of the finite entries of `p`; NaN stays NaN."""
     p = np.asarray(p, float)
     q = np.full_like(p, np.nan)
-    finite = np.flatnonzero(np.isfinite(p))
-    if not len(finite):
-        return q
-    order = finite[np.argsort(p[finite], kind="stable")]
-    m = len(order)
-    ranked = p[order] * m / np.arange(1, m + 1)
-    q[order] = np.minimum(1.0, np.minimum.accumulate(ranked[::-1])[::-1])
+    finite = np.isfinite(p)
+    if finite.any():
+        q[finite] = stats.false_discovery_control(p[finite], method="bh")
     return q
 
 
