@@ -33,7 +33,9 @@ from hapexpr.dnabert2_train import (
     FinetuneSettings,
     PretrainSettings,
     embed,
+    embed_store,
     finetune,
+    frozen_predictions,
     hap_predictions,
     predict,
     pretrain_dna_lm,
@@ -451,6 +453,35 @@ def test_pretrain_writes_a_loadable_public_layout(tmp_path):
     assert model.bert.config.num_hidden_layers == 1
     tok = DNATokenizer.from_pretrained(tmp_path / "lm")
     assert cfg["pad_token_id"] == tok.pad_id == 3 and model.bert.embeddings.word_embeddings.padding_idx == tok.pad_id
+
+
+def test_frozen_embeddings_of_the_reference_windows_alone_serve_the_cross_gene_ridge(tmp_path):
+    """models.dnabert2.variant_protocols [cross_gene]: embed_dnabert2 embeds only hap_id 0, the same vectors as in
+    the full table, and the frozen ridge writes its cross-gene rows from them."""
+    from hapexpr.io import write_parquet
+
+    seqs = random_dna(6, 300, seed=5)
+    pretrain_dna_lm(seqs, tmp_path / "lm", PretrainSettings(
+        vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16,
+        max_tokens=64, steps=2, batch_size=2, lr=1e-3, warmup_steps=1, device="cpu"))
+    tok = DNATokenizer.from_pretrained(tmp_path / "lm")
+    genes = pd.DataFrame({"gene_id": [f"G{i}" for i in range(6)], "split": ["train"] * 4 + ["valid", "test"],
+                          "y_cross_gene": np.arange(6.0)})
+    tokens = pd.DataFrame({"gene_id": [g for g in genes["gene_id"] for _ in (0, 1)], "hap_id": [0, 1] * 6,
+                           "input_ids": [tok.encode(s[:200 + h]) for s in seqs for h in (0, 7)]})
+    write_parquet(tokens, tmp_path / "tokens.parquet")
+    args = (str(tmp_path / "tokens.parquet"), str(tmp_path / "lm"), "mean", 64, 4)
+    full, ref = embed_store(*args), embed_store(*args, reference_only=True)
+    assert list(ref["hap_id"]) == [0] * 6
+    pd.testing.assert_frame_equal(ref, full[full["hap_id"] == 0].reset_index(drop=True), atol=1e-6)
+    write_parquet(ref, tmp_path / "embeddings.parquet")
+    maps = pd.DataFrame({"gene_id": [], "individual": [], "haplotype": [], "hap_id": []})
+    write_parquet(maps, tmp_path / "map.parquet")
+    rows, ridge = frozen_predictions(["cross_gene"], [str(tmp_path / "embeddings.parquet")],
+                                     [str(tmp_path / "map.parquet")], genes, pd.DataFrame({"gene_id": genes["gene_id"]}),
+                                     pd.DataFrame({"individual": [], "split": []}), [1.0, 10.0])
+    assert set(rows["protocol"]) == {"cross_gene"} and len(rows) == 6 and (rows["status"] == "ok").all()
+    assert list(ridge["protocol"]) == ["cross_gene"] and ridge["n_train"].item() == 4
 
 
 def test_fine_tuned_model_round_trips(tokenizer, tmp_path):

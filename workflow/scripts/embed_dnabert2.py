@@ -15,6 +15,6 @@ p = snakemake.params
 require_device(snakemake.rule, snakemake.resources.get("gpu", 0), p.allow_cpu, precision=p.precision)
 write_parquet(
     embed_store(snakemake.input.tokens, p.model_dir, p.pooling, p.max_tokens, p.batch_size, p.trust_remote_code,
-                p.precision),
+                p.precision, p.reference_only),
     snakemake.output[0],
 )

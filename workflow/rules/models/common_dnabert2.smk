@@ -52,11 +52,11 @@ def dnabert2_fit(name):
     return "shuffled" if name == "dnabert2_shuffled" else "finetuned"
 
 
-def dnabert2_protocols(fit="finetuned"):
-    """The protocols DNABERT-2 trains a model for (cross_gene only in a cross-gene-only run); the shuffled-target
-    control uses `variant_protocols` (default: the same)."""
+def dnabert2_protocols(variant="finetuned"):
+    """The protocols DNABERT-2 trains a model for (cross_gene only in a cross-gene-only run); its controls (the
+    shuffled-target fit, the frozen embeddings + ridge) use `variant_protocols` (default: the same)."""
     protocols = dnabert2_cfg("protocols", default=DNABERT2_PROTOCOLS)
-    if fit == "shuffled":
+    if variant != "finetuned":
         protocols = dnabert2_cfg("variant_protocols", default=None) or protocols
     return [p for p in protocols if p in PROTOCOLS]
 

@@ -99,6 +99,7 @@ rule train_dnabert2:
         "logs/train_dnabert2/{fit}_{protocol}.log",
     benchmark:
         "results/runtime/train_dnabert2/{fit}_{protocol}.tsv"
+    priority: 1
     conda:
         "../../envs/dnabert2.yaml"
     threads: 4
@@ -165,6 +166,7 @@ rule embed_dnabert2:
         pooling=dnabert2_cfg("pooling", default="cls"),
         max_tokens=dnabert2_cfg("max_tokens", default=512),
         batch_size=dnabert2_cfg("eval_batch_size", default=16),
+        reference_only="cross_individual" not in dnabert2_protocols("frozen"),
         precision=dnabert2_cfg("precision", default="auto"),
         trust_remote_code=dnabert2_cfg("trust_remote_code", default=False),
         allow_cpu=allow_cpu(),
@@ -193,7 +195,7 @@ rule dnabert2_frozen:
         mem_mb=attempt_scaled(16000),
         runtime=attempt_scaled(60),
     params:
-        protocols=dnabert2_protocols(),
+        protocols=dnabert2_protocols("frozen"),
         alphas=dnabert2_cfg("ridge_alphas", default=[0.1, 1.0, 10.0, 100.0, 1000.0]),
     script:
         "../../scripts/dnabert2_frozen.py"

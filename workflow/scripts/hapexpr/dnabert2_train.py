@@ -458,9 +458,12 @@ def train_dnabert2(protocol: str, token_paths: list[str], map_paths: list[str], 
 
 
 def embed_store(token_path: str, model_dir: str, pooling: str, max_tokens: int, batch_size: int,
-                trust_remote_code: bool = False, precision: str = "auto") -> pd.DataFrame:
-    """gene_id, hap_id, e0..e{H-1}: the frozen embedding of every unique haplotype of one chromosome."""
+                trust_remote_code: bool = False, precision: str = "auto", reference_only: bool = False) -> pd.DataFrame:
+    """gene_id, hap_id, e0..e{H-1}: the frozen embedding of every unique haplotype of one chromosome, or only of the
+    reference windows (hap_id 0: all that the cross_gene protocol reads) with `reference_only`."""
     tokens = read_parquet(token_path)
+    if reference_only:
+        tokens = tokens[tokens["hap_id"] == 0].reset_index(drop=True)
     encoder = load_encoder(model_dir, trust_remote_code)
     ids_map = special_ids(DNATokenizer.from_pretrained(model_dir))
     E = embed(encoder, list(tokens["input_ids"]), max_tokens, pooling, ids_map, batch_size, precision=precision)
