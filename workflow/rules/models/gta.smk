@@ -34,6 +34,7 @@ rule train_gta:
     wildcard_constraints:
         name=GTA_NAME,
         protocol="cross_gene|cross_individual",
+    priority: 1
     conda:
         "../../envs/gta.yaml"
     threads: 4
@@ -64,6 +65,7 @@ rule predict_gta:
         "results/runtime/predict_gta/{name}.tsv"
     wildcard_constraints:
         name=GTA_NAME,
+    priority: 1
     conda:
         "../../envs/gta.yaml"
     threads: 4
