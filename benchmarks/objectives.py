@@ -24,8 +24,8 @@ from hapexpr.evaluate import per_gene_correlations  # noqa: E402
 
 def score(predictions: pd.DataFrame, genes: pd.Series) -> dict:
     """Mean r, mean |r| and the number of genes with a defined r, over `genes`, on the test individuals."""
-    per_gene = per_gene_correlations(predictions[predictions["gene_id"].isin(genes)], splits=("test",))
-    r = per_gene.set_index("gene_id")["r"].reindex(genes).fillna(0.0).to_numpy()
+    per_gene = per_gene_correlations(predictions, {("cross_individual", "test"): pd.Index(genes)})
+    r = per_gene["r"].to_numpy()  # a gene without a usable prediction is r = 0 there
     return {"mean_r": float(np.mean(r)), "mean_abs_r": float(np.mean(np.abs(r))),
             "genes_with_r": int((per_gene["status"] == "ok").sum()), "genes": len(genes)}
 
