@@ -147,6 +147,20 @@ def test_logistic_fit_matches_scikit_learn_and_the_numerical_information():
     assert status == "ok" and p == pytest.approx(2 * stats.norm.sf(abs(beta / se_x)))
 
 
+def test_a_score_on_a_small_scale_is_not_taken_for_separation():
+    """A column with SD 0.02 needs a coefficient of about 50 for a modest effect: the fit converges (as scikit-learn's
+    does) and is not reported as separation (the demo's risk model of one score hit this)."""
+    rng = np.random.default_rng(5)
+    n = 200
+    x = rng.normal(size=n)
+    y = (rng.random(n) < special.expit(-1.0 + x)).astype(float)
+    design = np.column_stack([np.ones(n), 0.02 * x])
+    coef, se, converged = logistic_fit(y, design)
+    ref = LogisticRegression(C=1e10, tol=1e-12, max_iter=10000).fit(design[:, 1:], y)
+    assert converged and abs(coef[1]) > 30
+    np.testing.assert_allclose(coef, [ref.intercept_[0], *ref.coef_[0]], rtol=1e-4)
+
+
 def test_separated_or_constant_cases_are_skipped_with_a_status():
     x = np.arange(20.0)
     y = (x > 9).astype(float)

@@ -173,7 +173,10 @@ def ols_wald(y: np.ndarray, design: np.ndarray) -> tuple[np.ndarray, np.ndarray,
 def logistic_fit(y: np.ndarray, design: np.ndarray, max_iter: int = 50,
                  tol: float = 1e-8) -> tuple[np.ndarray, np.ndarray, bool]:
     """(coefficients, Wald standard errors, converged) of the unpenalised logistic regression of 0/1 `y` on
-    `design`, by Newton-Raphson from the intercept-only fit. Perfect separation does not converge (False)."""
+    `design`, by Newton-Raphson from the intercept-only fit. Separation does not converge (False): the steps do not
+    shrink, or the fitted log-odds reach |30| (probabilities within 1e-13 of 0 or 1). The test is on the log-odds, not
+    on the coefficients, whose size depends on each column's scale (a score with SD 0.03 takes a coefficient of 30
+    for an odds ratio of 2.5 per SD)."""
     n, k = design.shape
     coef = np.zeros(k)
     mean = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
@@ -195,7 +198,7 @@ def logistic_fit(y: np.ndarray, design: np.ndarray, max_iter: int = 50,
                 se = np.sqrt(np.clip(np.diag(np.linalg.inv(hessian)), 0, None))
             except np.linalg.LinAlgError:
                 return coef, np.full(k, np.nan), False
-            return coef, se, bool(np.all(np.isfinite(se)) and np.max(np.abs(coef)) < 30)
+            return coef, se, bool(np.all(np.isfinite(se)) and np.max(np.abs(design @ coef)) < 30)
     return coef, np.full(k, np.nan), False
 
 
