@@ -37,6 +37,7 @@ from hapexpr.dnabert2_train import (
     finetune,
     frozen_predictions,
     hap_predictions,
+    load_model_for_finetuning,
     predict,
     pretrain_dna_lm,
     protocol_examples,
@@ -482,6 +483,20 @@ def test_frozen_embeddings_of_the_reference_windows_alone_serve_the_cross_gene_r
                                      pd.DataFrame({"individual": [], "split": []}), [1.0, 10.0])
     assert set(rows["protocol"]) == {"cross_gene"} and len(rows) == 6 and (rows["status"] == "ok").all()
     assert list(ridge["protocol"]) == ["cross_gene"] and ridge["n_train"].item() == 4
+
+
+def test_the_regression_head_starts_from_the_settings_seed_whatever_the_global_rng(tmp_path):
+    """Fine-tuning is reproducible from the config's seed: the head does not take the process's random state (each
+    process starts torch from a different seed)."""
+    pretrain_dna_lm(random_dna(4, 200, seed=6), tmp_path / "lm", PretrainSettings(
+        vocab_size=48, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16,
+        max_tokens=32, steps=1, batch_size=2, lr=1e-3, warmup_steps=1, device="cpu"))
+    heads = []
+    for seed, rng in ((7, 1), (7, 2), (8, 1)):
+        torch.manual_seed(rng)
+        model = load_model_for_finetuning(str(tmp_path / "lm"), "mean", False, seed)
+        heads.append(model.regressor.weight.detach().clone())
+    assert torch.equal(heads[0], heads[1]) and not torch.equal(heads[0], heads[2])
 
 
 def test_fine_tuned_model_round_trips(tokenizer, tmp_path):

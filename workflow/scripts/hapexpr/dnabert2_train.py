@@ -393,9 +393,14 @@ def fit_ridge(X: np.ndarray, y: np.ndarray, w: np.ndarray, Xv: np.ndarray | None
     return fit(best), best
 
 
-def load_model_for_finetuning(model_dir: str, pooling: str, trust_remote_code: bool) -> DNABERT2ForRegression:
+def load_model_for_finetuning(model_dir: str, pooling: str, trust_remote_code: bool,
+                              seed: int = 0) -> DNABERT2ForRegression:
+    """The pretrained encoder with a new regression head, initialised from `seed` (as GTA and the CNN are): the same
+    settings give the same model in every process."""
     encoder = load_encoder(model_dir, trust_remote_code)
-    model = DNABERT2ForRegression(encoder.config, pooling=pooling, encoder=encoder)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = DNABERT2ForRegression(encoder.config, pooling=pooling, encoder=encoder)
     tok = DNATokenizer.from_pretrained(model_dir)
     model.config.extra["hapexpr_special_ids"] = special_ids(tok)
     return model
@@ -448,7 +453,7 @@ def train_dnabert2(protocol: str, token_paths: list[str], map_paths: list[str], 
     s = s.for_protocol(protocol)
     if control == "shuffled":
         train = shuffled(train, s.seed)
-    model = load_model_for_finetuning(model_dir, s.pooling, trust_remote_code)
+    model = load_model_for_finetuning(model_dir, s.pooling, trust_remote_code, s.seed)
     model, history = finetune(model, train, valid, s, checkpoint_dir, pretrained=f"{model_dir}|{control}")
     model.save_pretrained(out_dir)  # with trust_remote_code the encoder tensors keep the remote code's names
     need = needed_haplotypes(protocol, maps, individuals, tokens, genes)
