@@ -85,3 +85,21 @@ def demo_run(tmp_path_factory):
     run_snakemake(workdir, *DEMO_ARGS, "--cores", "2")
     run_snakemake(workdir, *DEMO_ARGS, "--report", str(workdir / "results" / "report.html"))
     return workdir
+
+
+# Groups for pytest-xdist (`-n 2 --dist loadgroup` in pyproject.toml): each group runs in one worker. The tests of the
+# demo run share one group and come first, so that the demo (most of the suite's CPU) starts at once and the rest runs
+# beside it; the local SLURM cluster's tests share one group (one cluster per session); every other module is a group
+# of its own, so that its module fixtures are built once.
+def xdist_group(item: pytest.Item) -> str:
+    if "demo_run" in item.fixturenames:
+        return "demo"
+    if "slurm_cluster" in item.fixturenames:
+        return "slurm"
+    return item.nodeid.split("::")[0]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
+    items.sort(key=lambda item: xdist_group(item) != "demo")  # stable: the demo's group first
