@@ -318,9 +318,9 @@ class KmerSegmentEncoder(nn.Module):
     Each k-mer's contribution is a parameter of its own, so a regulatory word that recurs across genes moves the
     features from the first steps on, whereas a one-hot CNN must first grow a filter that matches it. The vectors
     start at N(0, 0.02), the transformer convention for embeddings: AdamW moves a parameter by about `lr` per step,
-    so within a short run (the demo's 60 steps at 2e-3 add up to about 0.07) what is learned outweighs the random
-    start; at unit scale (torch's default) it is a few percent of it (measured on the demo: training-gene Spearman
-    0.54 after 60 steps, against 0.86 from N(0, 0.02)).
+    so within a short run (the demo's 36 steps at 1e-3 add up to about 0.04) what is learned outweighs the random
+    start; at unit scale (torch's default) it is a few percent of it (measured on the demo at 60 steps of 2e-3:
+    training-gene Spearman 0.54 after 60 steps, against 0.86 from N(0, 0.02)).
     """
 
     trainable = True
