@@ -179,8 +179,23 @@ def test_predict_store_predicts_each_needed_window_once(tmp_path):
     assert predicted == len(P.needed_haplotypes(P.PROTOCOLS, genes, individuals, hap_map))
     assert set(rows["protocol"]) == set(P.PROTOCOLS)
     assert all(len(w) == 12 for c in calls for w in c)
+    # memory is bounded by windows: at most batch_windows per call, the same rows
+    calls.clear()
+    small = P.predict_store(predict, P.PROTOCOLS, genes, paths["sequences"], paths["map"], 12, expression,
+                            individuals, batch_windows=2)
+    assert max(len(c) for c in calls) == 2 and sum(len(c) for c in calls) == predicted
+    pd.testing.assert_frame_equal(small, rows)
     with pytest.raises(ValueError, match="built at 16 bp"):
         P.predict_store(predict, ["cross_gene"], genes, paths["sequences"], paths["map"], 32)
+
+
+def test_window_batches_group_consecutive_genes_up_to_the_window_budget():
+    per_gene = pd.Series({"G1": 3, "G2": 2, "G3": 7, "G4": 1, "G5": 1})
+    assert P.window_batches(per_gene, 5) == [["G1", "G2"], ["G3"], ["G4", "G5"]]
+    assert P.window_batches(per_gene, 100) == [["G1", "G2", "G3", "G4", "G5"]]
+    assert P.window_batches(per_gene.iloc[:0], 5) == []
+    with pytest.raises(ValueError, match="at least 1"):
+        P.window_batches(per_gene, 0)
 
 
 def test_a_chromosome_without_training_genes_gives_empty_individual_rows():
