@@ -296,7 +296,7 @@ def test_protocol_rows_from_a_haplotype_store(planted, tmp_path):
     individuals = pd.DataFrame({"individual": people, "split": ["test", "train", "train", "test"]})
     model = train_dexter({"n_bins": 7, "max_k": 4}, genes, [store["sequences"]], 600)
     out = predict_chromosome(model, PROTOCOLS, genes, store["sequences"], store["map"], expression, individuals, 600,
-                             batch_genes=7)
+                             batch_windows=20)
     cg = out[out["protocol"] == "cross_gene"].set_index("gene_id")
     np.testing.assert_allclose(cg.loc[genes["gene_id"], "y_pred"], model.predict(seqs[:60]))
     ci = out[out["protocol"] == "cross_individual"].set_index(["gene_id", "individual"])

@@ -175,12 +175,38 @@ def test_predict_store_predicts_each_needed_window_once(tmp_path):
 
     rows = P.predict_store(predict, P.PROTOCOLS, genes, paths["sequences"], paths["map"], 12, expression,
                            individuals)
-    predicted = sum(len(c) for c in calls)
-    assert predicted == len(P.needed_haplotypes(P.PROTOCOLS, genes, individuals, hap_map))
+    need = P.needed_haplotypes(P.PROTOCOLS, genes, individuals, hap_map)
+    # each distinct window predicted once (here the haplotypes differ only after the 12-bp window)
+    assert sum(len(c) for c in calls) == 1 < len(need)
     assert set(rows["protocol"]) == set(P.PROTOCOLS)
     assert all(len(w) == 12 for c in calls for w in c)
+    # memory is bounded by windows: at most batch_windows per call, the same rows
+    calls.clear()
+    small = P.predict_store(predict, P.PROTOCOLS, genes, paths["sequences"], paths["map"], 12, expression,
+                            individuals, batch_windows=2)
+    assert max(len(c) for c in calls) <= 2
+    pd.testing.assert_frame_equal(small, rows)
+    # haplotypes that differ inside the window get their own predictions; equal windows share one
+    sequences["sequence"] = ["ACGTACGT" + "ACGT"[h % 4] + "ACGTACG" for h in sequences["hap_id"]]
+    paths = write_store(tmp_path / "differ", "chr1", sequences, hap_map, 16)
+    calls.clear()
+    rows = P.predict_store(predict, P.PROTOCOLS, genes, paths["sequences"], paths["map"], 12, expression,
+                           individuals)
+    predicted = [w for c in calls for w in c]
+    assert len(predicted) == len(set(predicted))
+    assert sum(len(c) for c in calls) == len({h % 4 for h in need["hap_id"]}) < len(need)
+    assert rows["y_pred"].nunique() > 1
     with pytest.raises(ValueError, match="built at 16 bp"):
         P.predict_store(predict, ["cross_gene"], genes, paths["sequences"], paths["map"], 32)
+
+
+def test_window_batches_group_consecutive_genes_up_to_the_window_budget():
+    per_gene = pd.Series({"G1": 3, "G2": 2, "G3": 7, "G4": 1, "G5": 1})
+    assert P.window_batches(per_gene, 5) == [["G1", "G2"], ["G3"], ["G4", "G5"]]
+    assert P.window_batches(per_gene, 100) == [["G1", "G2", "G3", "G4", "G5"]]
+    assert P.window_batches(per_gene.iloc[:0], 5) == []
+    with pytest.raises(ValueError, match="at least 1"):
+        P.window_batches(per_gene, 0)
 
 
 def test_a_chromosome_without_training_genes_gives_empty_individual_rows():

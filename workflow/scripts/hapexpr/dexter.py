@@ -548,8 +548,8 @@ def train_dexter(params: dict, genes: pd.DataFrame, store_paths: Sequence[str], 
 
 def predict_chromosome(model: DExTER, protocols: Sequence[str], genes: pd.DataFrame, store_path: str,
                        map_path: str, expression: pd.DataFrame, individuals: pd.DataFrame, window: int,
-                       batch_genes: int = 200) -> pd.DataFrame:
+                       batch_windows: int = 4096) -> pd.DataFrame:
     """The rows of every protocol for the genes of one chromosome, from the one cross-gene model (each needed
-    unique haplotype window predicted once, `batch_genes` genes at a time)."""
+    unique haplotype window predicted once, at most `batch_windows` at a time: protocols.predict_store)."""
     return predict_store(model.predict, protocols, genes, store_path, map_path, window, expression, individuals,
-                         batch_genes)
+                         batch_windows)

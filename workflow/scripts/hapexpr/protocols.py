@@ -292,11 +292,29 @@ def window_examples(protocol: str, split: str, genes: pd.DataFrame, store_paths:
     return attach(keys, windows, f"haplotype store {list(store_paths)[:2]}")
 
 
+def window_batches(per_gene: pd.Series, batch_windows: int) -> list[list[str]]:
+    """Consecutive genes (index of `per_gene`: windows per gene) grouped so that each group holds at most
+    `batch_windows` windows, or one gene alone when that gene has more."""
+    if batch_windows < 1:
+        raise ValueError(f"batch_windows must be at least 1, got {batch_windows}")
+    batches: list[list[str]] = []
+    total = 0
+    for gene_id, n in per_gene.items():
+        if not batches or total + n > batch_windows:
+            batches.append([])
+            total = 0
+        batches[-1].append(gene_id)
+        total += n
+    return batches
+
+
 def predict_store(predict: Callable[[list[str]], np.ndarray], protocols: Sequence[str], genes: pd.DataFrame,
                   store_path: str, map_path: str, window: int, expression: pd.DataFrame | None = None,
-                  individuals: pd.DataFrame | None = None, batch_genes: int = 200) -> pd.DataFrame:
+                  individuals: pd.DataFrame | None = None, batch_windows: int = 4096) -> pd.DataFrame:
     """The rows of `protocols` for the genes of one chromosome's store: `predict` (windows -> predictions) runs once
-    per needed unique haplotype window, `batch_genes` genes at a time (bounded memory)."""
+    per distinct window of the needed unique haplotypes. Memory is bounded by windows, not genes: consecutive genes are read
+    together until they hold `batch_windows` needed windows, and `predict` gets at most `batch_windows` at a time
+    (at 3,202 individuals one gene can have thousands of unique windows; benchmarks/README.md, issue 13 item 5)."""
     from hapexpr.haplotypes import read_map, read_windows
 
     if genes.empty:
@@ -305,15 +323,21 @@ def predict_store(predict: Callable[[list[str]], np.ndarray], protocols: Sequenc
     individual = [p for p in protocols if p != "cross_gene"]
     haplotype_map = read_map(map_path, genes["gene_id"]) if individual else None
     need = needed_haplotypes(protocols, genes, individuals, haplotype_map)
-    gene_ids = need["gene_id"].unique()
-    log.info("%s: %d genes, %d unique haplotype windows to predict (window %d bp)", store_path, len(gene_ids),
+    per_gene = need.groupby("gene_id", sort=False).size()
+    log.info("%s: %d genes, %d unique haplotype windows to predict (window %d bp)", store_path, len(per_gene),
              len(need), window)
     parts = []
-    for lo in range(0, len(gene_ids), batch_genes):
-        batch = need[need["gene_id"].isin(gene_ids[lo : lo + batch_genes])]
-        windows = read_windows([store_path], genes[genes["gene_id"].isin(batch["gene_id"])], window)
-        batch = attach(batch, windows, store_path)
-        parts.append(batch[["gene_id", "hap_id"]].assign(y_pred=np.asarray(predict(batch["window"].tolist()), float)))
+    for batch_genes in window_batches(per_gene, batch_windows):
+        batch = need[need["gene_id"].isin(batch_genes)]
+        batch = attach(batch, read_windows([store_path], genes[genes["gene_id"].isin(batch_genes)], window),
+                       store_path)
+        for lo in range(0, len(batch), batch_windows):
+            part = batch.iloc[lo : lo + batch_windows]
+            # a store built at a longer window holds many haplotypes whose shorter windows are the same: each
+            # distinct window is predicted once (a 49-kb store read at 4 kb: 246,017 windows, about 21,000 distinct)
+            codes, distinct = pd.factorize(part["window"])
+            y_pred = np.asarray(predict(list(distinct)), float)[codes]
+            parts.append(part[["gene_id", "hap_id"]].assign(y_pred=y_pred))
     hap_predictions = (pd.concat(parts, ignore_index=True) if parts
                        else pd.DataFrame({"gene_id": pd.Series(dtype=object), "hap_id": pd.Series(dtype=np.int64),
                                           "y_pred": pd.Series(dtype=float)}))
