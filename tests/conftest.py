@@ -1,5 +1,6 @@
 """Shared fixtures: paths of the project, the Snakemake executable, the real data beside the project."""
 
+import functools
 import os
 import shutil
 import subprocess
@@ -87,19 +88,33 @@ def demo_run(tmp_path_factory):
     return workdir
 
 
-# Groups for pytest-xdist (`-n 2 --dist loadgroup` in pyproject.toml): each group runs in one worker. The tests of the
-# demo run share one group and come first, so that the demo (most of the suite's CPU) starts at once and the rest runs
-# beside it; the local SLURM cluster's tests share one group (one cluster per session); every other module is a group
-# of its own, so that its module fixtures are built once.
-def xdist_group(item: pytest.Item) -> str:
-    if "demo_run" in item.fixturenames:
+# pytest-xdist (`-n 2 --dist loadscope --no-loadscope-reorder` in pyproject.toml) with groups of our own: each group
+# runs in one worker. The modules that use the demo run form one group, collected first, so that the demo (most of
+# the suite's CPU) starts at once and the rest runs beside it on the other worker; the modules that use the local SLURM
+# cluster form another (one cluster per session); every other module is a group of its own, so that its module
+# fixtures are built once. (xdist's own `loadgroup` marks do not reach its scheduler under pytest 9: it renames
+# items through an attribute that pytest 9 no longer reads.)
+@functools.cache
+def test_group(module: str) -> str:
+    """The xdist group of a test module (its path relative to the project, as in a node id)."""
+    text = (ROOT / module).read_text()
+    if "demo_run" in text:
         return "demo"
-    if "slurm_cluster" in item.fixturenames:
+    if "slurm_cluster" in text:
         return "slurm"
-    return item.nodeid.split("::")[0]
+    return module
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return test_group(nodeid.split("::")[0])
+
+    return GroupScheduling(config, log)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
-    items.sort(key=lambda item: xdist_group(item) != "demo")  # stable: the demo's group first
+    items.sort(key=lambda item: test_group(item.nodeid.split("::")[0]) != "demo")  # stable: the demo's group first
