@@ -5,6 +5,7 @@
 # it, because a shared machine's load inflates every number. Medians: benchmarks/README.md, "Fast feedback".
 #
 #   bash benchmarks/feedback.sh [RUNS=3] [demo|test|both=both]
+#   KEEP=1 bash benchmarks/feedback.sh ...   keeps each clone (its demo results) and prints where
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 runs="${1:-3}"
@@ -27,7 +28,7 @@ one() {  # one() KIND RUN: a fresh clone, the command under /usr/bin/time, one l
   wall="$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$out/$kind.$run.time")"
   rss="$(awk -F': ' '/Maximum resident set size/ {printf "%.2f", $2 / 1048576}' "$out/$kind.$run.time")"
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kind" "$run" "$status" "$wall" "$rss" "$before" "$after" | tee -a "$out/times.tsv"
-  rm -rf "$dir"
+  if [ -n "${KEEP:-}" ]; then echo "kept: $dir/hapexpr"; else rm -rf "$dir"; fi
 }
 
 [ -f "$out/times.tsv" ] || printf 'command\trun\texit\twall\tpeak_rss_gb\tload_before\tload_after\n' >"$out/times.tsv"
