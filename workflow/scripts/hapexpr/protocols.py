@@ -312,9 +312,9 @@ def predict_store(predict: Callable[[list[str]], np.ndarray], protocols: Sequenc
                   store_path: str, map_path: str, window: int, expression: pd.DataFrame | None = None,
                   individuals: pd.DataFrame | None = None, batch_windows: int = 4096) -> pd.DataFrame:
     """The rows of `protocols` for the genes of one chromosome's store: `predict` (windows -> predictions) runs once
-    per distinct window of the needed unique haplotypes. Memory is bounded by windows, not genes: consecutive genes are read
-    together until they hold `batch_windows` needed windows, and `predict` gets at most `batch_windows` at a time
-    (at 3,202 individuals one gene can have thousands of unique windows; benchmarks/README.md, issue 13 item 5)."""
+    per distinct window of the needed unique haplotypes. Memory is bounded by windows, not genes: consecutive genes
+    are read together until they hold `batch_windows` needed windows, and `predict` gets at most `batch_windows` at a
+    time (at 3,202 individuals one gene can have thousands of unique windows; benchmarks/README.md, issue 13 item 5)."""
     from hapexpr.haplotypes import read_map, read_windows
 
     if genes.empty:
