@@ -91,7 +91,7 @@ def demo_run(tmp_path_factory):
 # pytest-xdist (`-n 2 --dist loadscope --no-loadscope-reorder` in pyproject.toml) with groups of our own: each group
 # runs in one worker. The modules that use the demo run form one group, collected first, so that the demo (most of
 # the suite's CPU) starts at once and the rest runs beside it on the other worker; the modules that use the local SLURM
-# cluster form another (one cluster per session); every other module is a group of its own, so that its module
+# cluster form another (one cluster per session), collected second; every other module is a group of its own, so that its module
 # fixtures are built once. (xdist's own `loadgroup` marks do not reach its scheduler under pytest 9: it renames
 # items through an attribute that pytest 9 no longer reads.)
 @functools.cache
@@ -117,4 +117,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: test_group(item.nodeid.split("::")[0]) != "demo")  # stable: the demo's group first
+    # stable sort: the demo's group first (one worker), the SLURM group next (the other worker: its longest group), so
+    # that the many short modules come last and fill both workers to the end
+    first = {"demo": 0, "slurm": 1}
+    items.sort(key=lambda item: first.get(test_group(item.nodeid.split("::")[0]), 2))
