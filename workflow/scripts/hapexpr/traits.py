@@ -192,13 +192,14 @@ def logistic_fit(y: np.ndarray, design: np.ndarray, max_iter: int = 50,
             return coef, np.full(k, np.nan), False
         coef = coef + step
         if np.max(np.abs(step)) < tol:
-            mu = special.expit(design @ coef)
+            eta = design @ coef
+            mu = special.expit(eta)
             hessian = design.T @ (design * (mu * (1 - mu))[:, None])
             try:
                 se = np.sqrt(np.clip(np.diag(np.linalg.inv(hessian)), 0, None))
             except np.linalg.LinAlgError:
                 return coef, np.full(k, np.nan), False
-            return coef, se, bool(np.all(np.isfinite(se)) and np.max(np.abs(design @ coef)) < 30)
+            return coef, se, bool(np.all(np.isfinite(se)) and np.max(np.abs(eta)) < 30)
     return coef, np.full(k, np.nan), False
 
 
