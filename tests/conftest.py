@@ -90,13 +90,12 @@ def demo_run(tmp_path_factory):
 
 # pytest-xdist (`-n 2 --dist loadscope --no-loadscope-reorder` in pyproject.toml) with groups of our own: each group
 # runs in one worker. The modules that use the demo run form one group, collected first, so that the demo (most of
-# the suite's CPU) starts at once and the rest runs beside it on the other worker; the modules that use the local SLURM
-# cluster form another (one cluster per session), collected second; every other module is a group of its own, so that its module
-# fixtures are built once. (xdist's own `loadgroup` marks do not reach its scheduler under pytest 9: it renames
-# items through an attribute that pytest 9 no longer reads.)
+# the suite's CPU) starts at once and the rest runs beside it on the other worker; the modules that use the local
+# SLURM cluster form another (one cluster per session), collected second; every other module is a group of its own,
+# so that its module fixtures are built once. (xdist's own `loadgroup` marks do not reach its scheduler under
+# pytest 9: it renames items through an attribute that pytest 9 no longer reads.)
 @functools.cache
-def test_group(module: str) -> str:
-    """The xdist group of a test module (its path relative to the project, as in a node id)."""
+def _module_group(module: str) -> str:
     text = (ROOT / module).read_text()
     if "demo_run" in text:
         return "demo"
@@ -105,13 +104,18 @@ def test_group(module: str) -> str:
     return module
 
 
+def xdist_group(nodeid: str) -> str:
+    """The xdist group of a test, from its node id (module path relative to the project, then `::`...)."""
+    return _module_group(nodeid.split("::")[0])
+
+
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     from xdist.scheduler import LoadScopeScheduling
 
     class GroupScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return test_group(nodeid.split("::")[0])
+            return xdist_group(nodeid)
 
     return GroupScheduling(config, log)
 
@@ -120,4 +124,4 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # stable sort: the demo's group first (one worker), the SLURM group next (the other worker: its longest group), so
     # that the many short modules come last and fill both workers to the end
     first = {"demo": 0, "slurm": 1}
-    items.sort(key=lambda item: first.get(test_group(item.nodeid.split("::")[0]), 2))
+    items.sort(key=lambda item: first.get(xdist_group(item.nodeid), 2))
