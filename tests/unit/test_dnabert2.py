@@ -456,22 +456,29 @@ def test_pretrain_writes_a_loadable_public_layout(tmp_path):
     assert cfg["pad_token_id"] == tok.pad_id == 3 and model.bert.embeddings.word_embeddings.padding_idx == tok.pad_id
 
 
-def test_frozen_embeddings_of_the_reference_windows_alone_serve_the_cross_gene_ridge(tmp_path):
+@pytest.fixture(scope="module")
+def tiny_lm(tmp_path_factory):
+    """A pretrained model directory of the public layout (pretrain_dna_lm at two steps), with its tokenizer."""
+    out = tmp_path_factory.mktemp("tiny") / "lm"
+    pretrain_dna_lm(random_dna(6, 300, seed=5), out, PretrainSettings(
+        vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16,
+        max_tokens=64, steps=2, batch_size=2, lr=1e-3, warmup_steps=1, device="cpu"))
+    return out
+
+
+def test_frozen_embeddings_of_the_reference_windows_alone_serve_the_cross_gene_ridge(tiny_lm, tmp_path):
     """models.dnabert2.variant_protocols [cross_gene]: embed_dnabert2 embeds only hap_id 0, the same vectors as in
     the full table, and the frozen ridge writes its cross-gene rows from them."""
     from hapexpr.io import write_parquet
 
     seqs = random_dna(6, 300, seed=5)
-    pretrain_dna_lm(seqs, tmp_path / "lm", PretrainSettings(
-        vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16,
-        max_tokens=64, steps=2, batch_size=2, lr=1e-3, warmup_steps=1, device="cpu"))
-    tok = DNATokenizer.from_pretrained(tmp_path / "lm")
+    tok = DNATokenizer.from_pretrained(tiny_lm)
     genes = pd.DataFrame({"gene_id": [f"G{i}" for i in range(6)], "split": ["train"] * 4 + ["valid", "test"],
                           "y_cross_gene": np.arange(6.0)})
     tokens = pd.DataFrame({"gene_id": [g for g in genes["gene_id"] for _ in (0, 1)], "hap_id": [0, 1] * 6,
                            "input_ids": [tok.encode(s[:200 + h]) for s in seqs for h in (0, 7)]})
     write_parquet(tokens, tmp_path / "tokens.parquet")
-    args = (str(tmp_path / "tokens.parquet"), str(tmp_path / "lm"), "mean", 64, 4)
+    args = (str(tmp_path / "tokens.parquet"), str(tiny_lm), "mean", 64, 4)
     full, ref = embed_store(*args), embed_store(*args, reference_only=True)
     assert list(ref["hap_id"]) == [0] * 6
     pd.testing.assert_frame_equal(ref, full[full["hap_id"] == 0].reset_index(drop=True), atol=1e-6)
@@ -485,16 +492,13 @@ def test_frozen_embeddings_of_the_reference_windows_alone_serve_the_cross_gene_r
     assert list(ridge["protocol"]) == ["cross_gene"] and ridge["n_train"].item() == 4
 
 
-def test_the_regression_head_starts_from_the_settings_seed_whatever_the_global_rng(tmp_path):
+def test_the_regression_head_starts_from_the_settings_seed_whatever_the_global_rng(tiny_lm):
     """Fine-tuning is reproducible from the config's seed: the head does not take the process's random state (each
     process starts torch from a different seed)."""
-    pretrain_dna_lm(random_dna(4, 200, seed=6), tmp_path / "lm", PretrainSettings(
-        vocab_size=48, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16,
-        max_tokens=32, steps=1, batch_size=2, lr=1e-3, warmup_steps=1, device="cpu"))
     heads = []
     for seed, rng in ((7, 1), (7, 2), (8, 1)):
         torch.manual_seed(rng)
-        model = load_model_for_finetuning(str(tmp_path / "lm"), "mean", False, seed)
+        model = load_model_for_finetuning(str(tiny_lm), "mean", False, seed)
         heads.append(model.regressor.weight.detach().clone())
     assert torch.equal(heads[0], heads[1]) and not torch.equal(heads[0], heads[2])
 
