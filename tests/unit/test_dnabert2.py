@@ -12,6 +12,7 @@ from safetensors.torch import save_file
 
 torch.set_num_threads(1)  # tiny models: threads only contend on a shared machine
 
+from hapexpr import dnabert2_train
 from hapexpr.dnabert2 import (
     DNABERT2Config,
     DNABERT2ForMaskedLM,
@@ -315,6 +316,24 @@ def test_training_lowers_the_loss(tokenizer):
     after = np.mean((predict(model, train.tokens, s, standardised=True) - (train.y - mean) / std) ** 2)
     assert after < 0.5 * before
     assert hist["train_loss"].iloc[-5:].mean() < hist["train_loss"].iloc[:5].mean()
+
+
+def test_equal_windows_are_tokenised_and_predicted_once(tokenizer, monkeypatch):
+    """A store built at a longer window holds haplotypes whose windows here are equal: one encoding each."""
+    seqs = random_dna(3, 300, seed=4)
+    toks = tokenize_windows(windows_df([seqs[0], seqs[1], seqs[0], seqs[2], seqs[1]]), tokenizer, 128, "split")
+    assert toks["input_ids"][0] is toks["input_ids"][2] and toks["input_ids"][1] is toks["input_ids"][4]
+    model = small_model(tokenizer).eval()
+    s = settings(eval_batch_size=2)
+    alone = [predict(model, [t], s)[0] for t in toks["input_ids"]]
+    encoded = []
+    real = dnabert2_train.sequence_embeddings
+    monkeypatch.setattr(dnabert2_train, "sequence_embeddings",
+                        lambda m, lists, *a: encoded.extend(lists) or real(m, lists, *a))
+    together = predict(model, list(toks["input_ids"]), s)
+    assert len(encoded) == 3
+    np.testing.assert_allclose(together, alone, rtol=1e-5, atol=1e-6)
+    assert together[0] == together[2] and together[1] == together[4]
 
 
 class Killed(Exception):
