@@ -26,7 +26,7 @@ from pathlib import Path
 
 PARTITIONS = ("cpu", "gpu")
 GPU_TYPE = "testgpu"
-N_GPUS = 2
+N_GPUS = 4
 # Declared node size. config_overrides lets slurmd accept more CPUs/memory than the host has, so a rule asking
 # for 4 threads or 16 GB is schedulable on a 2-core test machine (memory is not enforced without cgroups).
 NODE_CPUS = 8
@@ -275,7 +275,7 @@ LOCAL_OVERRIDES = {
     "seconds-between-status-checks": 2,
     "slurm-keep-successful-logs": True,
     "latency-wait": 5,
-    "jobs": 4,
+    "jobs": 6,
 }
 
 

@@ -400,7 +400,7 @@ def test_toy_training_killed_mid_run_resumes_from_its_checkpoint(toy, slurm_clus
     """Preemption: scancel (then a rerun) or a SLURM requeue; training restarts from the last checkpoint, not 0."""
     workdir, profile, env = toy
     config = yaml.safe_load((workdir / "config.yaml").read_text())
-    config.update(steps=20, seconds_per_step=1.0)  # killed at step >= 3: room to spare before step 20
+    config.update(steps=20, seconds_per_step=0.5)  # killed at step >= 3: 8 s to spare before step 20
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     profile = write_test_profile(profile.parent / "profile-no-retry", gpu_rules=("train_toy",), retries=0)
     args = ["--profile", str(profile)]
