@@ -1,5 +1,6 @@
 """GTA cross-gene on a finished demo run: Spearman per gene split (train, valid, test) of `gta` and of the
-shuffled-target control of tests/workflow/test_gta_demo.py, per seed, with the CPU seconds of each train + predict.
+shuffled-target control (the training genes' targets permuted, as the workflow's `gta_shuffled` does), per seed,
+with the CPU seconds of each train + predict.
 
     .venv/bin/python benchmarks/gta_cross_gene.py --demo <finished demo directory> --seeds 0 1 2 \
         --out benchmarks/results/gta_cross_gene.tsv

@@ -88,11 +88,11 @@ def demo_run(tmp_path_factory):
     return workdir
 
 
-# pytest-xdist (`-n 2 --dist loadscope --no-loadscope-reorder` in pyproject.toml) with groups of our own: each group
+# pytest-xdist (`-n 3 --dist loadscope --no-loadscope-reorder` in pyproject.toml) with groups of our own: each group
 # runs in one worker. The modules that use the demo run form one group, collected first, so that the demo (most of
-# the suite's CPU) starts at once and the rest runs beside it on the other worker; the modules that use the local
-# SLURM cluster form another (one cluster per session), collected second; every other module is a group of its own,
-# so that its module fixtures are built once. (xdist's own `loadgroup` marks do not reach its scheduler under
+# the suite's CPU) starts at once; the modules that use the local SLURM cluster form another (one cluster per
+# session), collected second: it mostly waits on the cluster's jobs, whose CPU the third worker's modules share;
+# every other module is a group of its own, so that its module fixtures are built once. (xdist's own `loadgroup` marks do not reach its scheduler under
 # pytest 9: it renames items through an attribute that pytest 9 no longer reads.)
 @functools.cache
 def _module_group(module: str) -> str:
@@ -121,7 +121,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # stable sort: the demo's group first (one worker), the SLURM group next (the other worker: its longest group), so
-    # that the many short modules come last and fill both workers to the end
+    # stable sort: the demo's group first (one worker), the SLURM group next (another worker: the longest after the
+    # demo's), so that the many short modules come last and fill the workers to the end
     first = {"demo": 0, "slurm": 1}
     items.sort(key=lambda item: first.get(xdist_group(item.nodeid), 2))

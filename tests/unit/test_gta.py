@@ -354,6 +354,7 @@ def test_unknown_variant_is_refused():
     with pytest.raises(gta.GTAError, match="unknown GTA variant"):
         gta.variant_of("gta_bogus")
     assert gta.variant_of("gta_random_lm") == "random_lm" and gta.variant_of("gta") == "full"
+    assert gta.variant_of("gta_shuffled") == "shuffled" and gta.uses_dna("gta_shuffled")
 
 
 def test_training_with_an_empty_validation_split(llm_dir, tmp_path):

@@ -237,3 +237,11 @@ def test_validation_subset_is_seeded():
     a, b = subsample_indices(50, 10, seed=3), subsample_indices(50, 10, seed=3)
     assert len(a) == 10 and np.array_equal(a, b) and not np.array_equal(a, subsample_indices(50, 10, seed=4))
     assert np.array_equal(subsample_indices(5, None, 0), np.arange(5))
+
+
+def test_shuffled_targets_permute_targets_with_their_weights_by_the_seed():
+    y, w = np.arange(10.0), np.arange(10.0) + 100
+    ys, ws = training.shuffled_targets(y, w, seed=3)
+    assert sorted(ys) == sorted(y) and not np.array_equal(ys, y)
+    np.testing.assert_array_equal(ws - ys, 100)  # each target keeps its weight
+    np.testing.assert_array_equal(training.shuffled_targets(y, w, seed=3)[0], ys)

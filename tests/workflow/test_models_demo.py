@@ -114,7 +114,7 @@ def test_elastic_net_finds_the_planted_causal_variants(demo_run):
 
 
 PROTOCOLS = ("cross_gene", "cross_individual", "cross_population", "unseen_gene_individual")
-CONTROLS = ("gta_prompt_only", "cnn", "elastic_net_window")
+CONTROLS = ("gta_prompt_only", "gta_shuffled", "cnn", "elastic_net_window")
 
 
 def test_summary_scores_every_protocol_and_control_on_one_gene_set_per_protocol(demo_run):

@@ -408,7 +408,7 @@ def dexter_params():
 
 
 # GTA (workflow/rules/models/gta.smk)
-GTA_NAME = "gta(_no_prompt|_shuffled_prompt|_random_lm|_prompt_only)?"
+GTA_NAME = "gta(_no_prompt|_shuffled_prompt|_random_lm|_prompt_only|_shuffled)?"
 
 
 def gta_names():

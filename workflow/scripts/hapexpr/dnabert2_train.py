@@ -42,6 +42,7 @@ from hapexpr.training import (
     describe,
     lr_lambda,
     pick_device,
+    shuffled_targets,
     train,
 )
 
@@ -235,9 +236,8 @@ def _examples(keys: pd.DataFrame, tokens: pd.DataFrame) -> Examples:
 
 
 def shuffled(ex: Examples, seed: int) -> Examples:
-    """The negative control: targets (and their weights) permuted across examples."""
-    perm = np.random.default_rng(seed).permutation(len(ex))
-    return Examples(ex.keys, ex.tokens, ex.y[perm], ex.w[perm])
+    """The negative control: targets (and their weights) permuted across examples (hapexpr.training)."""
+    return Examples(ex.keys, ex.tokens, *shuffled_targets(ex.y, ex.w, seed))
 
 
 # ---------------------------------------------------------------------------------------------------------------

