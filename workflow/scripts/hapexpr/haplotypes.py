@@ -18,11 +18,14 @@ reference window once, and per distinct haplotype its resolved edits (window off
 replaced by `edit_alt`), plus the map (individual, haplotype) -> hap_id and per-gene counts. Sequences are
 materialised on demand by a numpy gather kernel (`materialise`): `read_windows` gives the fixed-length,
 strand-oriented view models use, `read_store`/`export_fasta`/`export_digests` the variable-length haplotypes.
-`python -m hapexpr.haplotypes build|export` runs the same code outside Snakemake.
+`python -m hapexpr.haplotypes build|export` runs the same code outside Snakemake (without importing pandas).
 """
+
+from __future__ import annotations
 
 import argparse
 import bisect
+import csv
 import hashlib
 import itertools
 import json
@@ -34,13 +37,13 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hapexpr.io import atomic_path, write_tsv
+from hapexpr.io import atomic_path
 from hapexpr.reference import Reference
 from hapexpr.variants import (
     APPLIED_KINDS,
@@ -51,6 +54,9 @@ from hapexpr.variants import (
     allele_kind,
     htslib_is_indel,
 )
+
+if TYPE_CHECKING:  # imported where a DataFrame is made: the command line builds and exports without pandas
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -416,8 +422,9 @@ def build_window(window: Window, refseq: str, records: Sequence[Record], n_haps:
                         [r.length for r in chosen], hap_offsets, starts, ends, alts, hap_ids, counts)
 
 
-_HASH_MODULI = (2_147_483_647, 1_000_000_007)  # primes below 2**31: products of two residues fit in int64
-_HASH_BASES = (1_000_003, 911_382_323)
+# one prime below 2**31 (products of two residues fit in int64): a collision only costs a byte-for-byte comparison
+_HASH_MODULI = (2_147_483_647,)
+_HASH_BASES = (1_000_003,)
 _hash_powers: dict[tuple[int, bool], np.ndarray] = {}
 
 
@@ -435,8 +442,8 @@ def _powers(which: int, n: int, inverse: bool = False) -> np.ndarray:
 
 
 def _sequence_hashes(refseq: str, resolved: Sequence[Resolved]) -> list[tuple[int, ...]]:
-    """Two polynomial hashes of each haplotype's sequence, computed from its edits without building it (equal
-    sequences have equal hashes): a reference piece [a, b) that lands at output position a + d contributes its
+    """Polynomial hashes of each haplotype's sequence (one per modulus), computed from its edits without building
+    it (equal sequences have equal hashes): a reference piece [a, b) that lands at output position a + d contributes its
     prefix-hash difference times B**d, an ALT at output position o its own hash times B**o."""
     hap_offsets, starts, ends, alts = _stack_edits(resolved)
     alt_bytes, alt_offsets = _alt_buffer(alts)
@@ -630,8 +637,8 @@ def iter_window_records(reader: VcfReader | None, vcf_chrom: str | None,
             yield w, [r for r in buffer[lo:hi] if r.end > w.start]
 
 
-def gene_windows(genes: pd.DataFrame, length: int) -> list[Window]:
-    """Windows of the genes of one chromosome, sorted by start."""
+def gene_windows(genes: pd.DataFrame | dict[str, list], length: int) -> list[Window]:
+    """Windows of the genes (columns gene_id, tss, strand) of one chromosome, sorted by start."""
     windows = [Window(g, *window_bounds(int(t), s, length), int(t)) for g, t, s in
                zip(genes["gene_id"], genes["tss"], genes["strand"])]
     return sorted(windows, key=lambda w: (w.start, w.end, w.gene_id))
@@ -765,7 +772,32 @@ def build_store(
     chunk_genes: int = 64,
     threads: int = 1,
 ) -> pd.DataFrame:
-    """Build the haplotype store of one chromosome (FASTA spelling) and return the per-gene counts.
+    """Build the haplotype store of one chromosome (FASTA spelling) and return the per-gene counts (`write_store`
+    on the windows of the genes of `chrom`)."""
+    import pandas as pd
+
+    windows = gene_windows(genes[genes["chrom"] == chrom], window)
+    rows = write_store(vcf, fasta, chrom, windows, window, individuals, sequences_path, map_path, counts_path, policy,
+                       chunk_genes, threads)
+    return pd.DataFrame(rows, columns=COUNT_COLUMNS)
+
+
+def write_store(
+    vcf: str | os.PathLike | None,
+    fasta: str | os.PathLike,
+    chrom: str,
+    windows: Sequence[Window],
+    window: int,
+    individuals: Sequence[str],
+    sequences_path: str | os.PathLike,
+    map_path: str | os.PathLike,
+    counts_path: str | os.PathLike,
+    policy: GenotypePolicy = GenotypePolicy(),
+    chunk_genes: int = 64,
+    threads: int = 1,
+) -> list[dict]:
+    """Build the store of `windows` (sorted by start, as `gene_windows` gives) of one chromosome; write its three
+    files and return the per-gene count rows (COUNT_COLUMNS).
 
     Windows are built in chunks of at most `chunk_genes` consecutive genes, by `threads` worker processes when
     more than one (results are written in gene order, so the store does not depend on `threads`). Memory holds the
@@ -774,7 +806,6 @@ def build_store(
     reference = Reference(fasta)
     fasta_chrom = reference.resolve(chrom, source=f"{fasta} (gene table chromosome)")
     reference.close()
-    genes = genes[genes["chrom"] == chrom]
     reader = VcfReader(str(vcf), individuals, policy) if vcf is not None else None
     vcf_chrom = reader.chrom_name(fasta_chrom) if reader is not None else None
     if reader is not None:
@@ -784,7 +815,6 @@ def build_store(
         reader.close()
     source = _Source(str(vcf) if vcf is not None else None, str(fasta), fasta_chrom, vcf_chrom, tuple(individuals),
                      policy)
-    windows = gene_windows(genes, window)
     threads = max(1, min(threads, len(windows)))
     size = max(1, min(chunk_genes, -(-len(windows) // (4 * threads)))) if threads > 1 else max(1, chunk_genes)
     chunks = _chunks(windows, size)
@@ -810,14 +840,16 @@ def build_store(
                     log.info("%s: %d/%d genes", chrom, done, len(windows))
             finally:
                 writer.close()  # also on error, before the temporary files go
-            counts = pd.DataFrame(rows, columns=COUNT_COLUMNS)
-            write_tsv(counts, counts_path)
+            with atomic_path(counts_path) as tmp, open(tmp, "w", newline="") as fh:
+                table = csv.writer(fh, delimiter="\t", lineterminator="\n")
+                table.writerow(COUNT_COLUMNS)
+                table.writerows([row[c] for c in COUNT_COLUMNS] for row in rows)
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-    log.info("%s: %d genes, %d haplotype windows, %d unique sequences", chrom, len(counts),
-             len(counts) * 2 * len(individuals), int(counts["n_unique"].sum()) if len(counts) else 0)
-    return counts
+    log.info("%s: %d genes, %d haplotype windows, %d unique sequences", chrom, len(rows),
+             len(rows) * 2 * len(individuals), sum(row["n_unique"] for row in rows))
+    return rows
 
 
 def select_individuals(individuals: pd.DataFrame, which: str) -> list[str]:
@@ -839,6 +871,8 @@ def build_chromosome(
     """The `haplotypes` rule: the store of one chromosome from the workflow's gene and individual tables.
 
     Without a VCF (a cross-gene-only run) the store holds the reference windows (hap_id 0) and an empty map."""
+    import pandas as pd
+
     from hapexpr.genes import read_genes
 
     genes = read_genes(genes_tsv)
@@ -1004,6 +1038,8 @@ def _strands(genes: pd.DataFrame) -> dict[str, str]:
 
 
 def _windows_frame(parts: list[tuple[str, np.ndarray, np.ndarray]]) -> pd.DataFrame:
+    import pandas as pd
+
     gene_ids, hap_ids, windows = [], [], []
     for gene_id, ids, block in parts:
         gene_ids += [gene_id] * len(ids)
@@ -1060,6 +1096,8 @@ def read_store(
     """(sequences, map) of one or more chromosomes of a store directory, optionally only some genes/individuals.
 
     `sequences` has gene_id, hap_id, sequence (materialised: forward strand, variable length), tss_offset."""
+    import pandas as pd
+
     chroms = [chroms] if isinstance(chroms, str) else list(chroms)
     genes = list(genes) if genes is not None else None
     map_filter = [("gene_id", "in", genes)] if genes is not None else []
@@ -1082,6 +1120,8 @@ def read_store(
 
 def read_map(map_paths: Sequence[str | os.PathLike], genes: Iterable[str] | None = None) -> pd.DataFrame:
     """gene_id, individual, haplotype, hap_id of one or more chromosomes' maps (optionally only some genes)."""
+    import pandas as pd
+
     paths = [map_paths] if isinstance(map_paths, (str, os.PathLike)) else list(map_paths)
     filters = [("gene_id", "in", list(genes))] if genes is not None else None
     parts = [pq.read_table(p, columns=list(MAP_SCHEMA.names), filters=filters).to_pandas() for p in paths]
@@ -1096,7 +1136,7 @@ def haplotype_sequences(sequences: pd.DataFrame, hap_map: pd.DataFrame) -> pd.Da
 
 
 def _export_selection(root: str | os.PathLike, chrom: str, genes: Sequence[str] | None,
-                      individuals: Sequence[str] | None) -> tuple[str, pd.DataFrame]:
+                      individuals: Sequence[str] | None) -> tuple[str, pa.Table]:
     """The store file of `chrom` and its map rows for the chosen genes/individuals (None: all), checked."""
     paths = store_paths(root, chrom)
     for path in (paths["sequences"], paths["map"]):
@@ -1107,7 +1147,7 @@ def _export_selection(root: str | os.PathLike, chrom: str, genes: Sequence[str] 
         filters.append(("gene_id", "in", list(genes)))
     if individuals is not None:
         filters.append(("individual", "in", list(individuals)))
-    hap_map = pq.read_table(paths["map"], filters=filters or None).to_pandas()
+    hap_map = pq.read_table(paths["map"], filters=filters or None)
     if genes is not None:
         stored = set(pq.read_table(paths["sequences"], columns=["gene_id"],
                                    filters=[("gene_id", "in", list(genes))])["gene_id"].to_pylist())
@@ -1115,7 +1155,7 @@ def _export_selection(root: str | os.PathLike, chrom: str, genes: Sequence[str] 
         if missing:
             raise KeyError(f"genes {missing[:10]} are not in the haplotype store of {chrom} ({root})")
     if individuals is not None:
-        absent = sorted(set(individuals) - set(hap_map["individual"]))
+        absent = sorted(set(individuals) - set(hap_map.column("individual").to_pylist()))
         if absent:
             raise KeyError(f"individuals {absent[:10]} are not in the haplotype store of {chrom} ({root})")
     return paths["sequences"], hap_map
@@ -1138,7 +1178,7 @@ def export_fasta(
     `reference`, haplotype 0. Returns the number of records written.
     """
     path, hap_map = _export_selection(root, chrom, genes, individuals)
-    hap_map = hap_map.sort_values(["gene_id", "individual", "haplotype"])
+    hap_map = hap_map.to_pandas().sort_values(["gene_id", "individual", "haplotype"])
     by_gene = dict(tuple(hap_map.groupby("gene_id", sort=False)))
     materialised = {}
     order = list(genes) if genes is not None else None
@@ -1172,6 +1212,7 @@ def export_digests(root: str | os.PathLike, chrom: str, out: str | os.PathLike, 
     forward-strand sequence; the benchmark harness's digest layout). Each distinct haplotype is hashed once, genes
     in `threads` threads.
     Returns the number of lines written."""
+    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
     path, hap_map = _export_selection(root, chrom, genes, individuals)
@@ -1182,19 +1223,19 @@ def export_digests(root: str | os.PathLike, chrom: str, out: str | os.PathLike, 
         return ([b - a for a, b in itertools.pairwise(bounds)],
                 [hashlib.sha1(haps.buffer[a:b]).hexdigest() for a, b in itertools.pairwise(bounds)])
 
-    first_row: dict[str, int] = {}
-    lengths, sha1 = [], []
     jobs = list(_gene_jobs(path, genes))
+    lengths, sha1 = [], []
     with ThreadPoolExecutor(max(1, threads)) as pool:  # one gene at a time per thread, in store order
-        for job, (size, digests) in zip(jobs, pool.map(digest, jobs)):
-            first_row[job.gene_id] = len(lengths)  # hap_ids are 0..n-1 in store order
+        for size, digests in pool.map(digest, jobs):
             lengths += size
             sha1 += digests
-    row = hap_map["gene_id"].map(first_row).to_numpy(dtype=np.int64) + hap_map["hap_id"].to_numpy(dtype=np.int64)
-    table = pa.table({"gene_id": hap_map["gene_id"].to_numpy(dtype=object),
-                      "sample": hap_map["individual"].to_numpy(dtype=object),
-                      "hap": hap_map["haplotype"].to_numpy(), "length": np.asarray(lengths, dtype=np.int64)[row],
-                      "sha1": pa.array(sha1).take(pa.array(row))})
+    # row of each map entry in the digests: the first row of its gene (hap_ids are 0..n-1 in store order) + hap_id
+    first_row = np.cumsum([0] + [len(job.hap_ids) for job in jobs])[:-1]
+    gene_index = pc.index_in(hap_map.column("gene_id"), value_set=pa.array([job.gene_id for job in jobs]))
+    row = pa.array(first_row[gene_index.to_numpy()] + hap_map.column("hap_id").to_numpy())
+    table = pa.table({"gene_id": hap_map.column("gene_id"), "sample": hap_map.column("individual"),
+                      "hap": hap_map.column("haplotype"), "length": pa.array(lengths, pa.int64()).take(row),
+                      "sha1": pa.array(sha1).take(row)})
     options = pacsv.WriteOptions(include_header=not append, delimiter="\t", quoting_style="none")
     with open(out, "ab" if append else "wb") as fh:
         pacsv.write_csv(table, fh, options)
@@ -1202,32 +1243,45 @@ def export_digests(root: str | os.PathLike, chrom: str, out: str | os.PathLike, 
 
 
 # ---------------------------------------------------------------- command line (outside Snakemake)
-def read_regions(bed: str) -> tuple[pd.DataFrame, int]:
-    """Genes (gene_id, chrom, tss, strand) of a BED of windows (chrom, start0, end0, name[, score, strand]) and their
-    common length; the TSS is the one whose `window_bounds` is exactly the BED window."""
-    table = pd.read_csv(bed, sep="\t", header=None, comment="#", dtype={0: str, 3: str})
-    if table.shape[1] < 4:
-        raise ValueError(f"{bed}: a BED of windows needs at least 4 columns (chrom, start, end, name), "
-                         f"found {table.shape[1]}")
-    strand = table[5].astype(str) if table.shape[1] >= 6 else pd.Series("+", index=table.index)
-    bad = ~strand.isin(["+", "-", "."])
-    if bad.any():
-        raise ValueError(f"{bed}: line {int(np.flatnonzero(bad)[0]) + 1} has strand {strand[bad].iloc[0]!r}; "
-                         f"use +, - or .")
-    strand = strand.replace(".", "+")
-    lengths = (table[2] - table[1]).to_numpy()
-    if len(lengths) == 0:
+def read_regions(bed: str) -> tuple[dict[str, list[Window]], int]:
+    """The windows of a BED (chrom, start0, end0, name[, score, strand]) by chromosome (in file order; each sorted as
+    `gene_windows` sorts) and their common length; a window's TSS is the one whose `window_bounds` is exactly it."""
+    genes: dict[str, dict[str, list]] = {}
+    names: set[str] = set()
+    length = None
+    with open(bed) as fh:
+        for i, line in enumerate(fh, 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) < 4:
+                raise ValueError(f"{bed}: line {i} has {len(fields)} columns; a BED of windows needs at least 4 "
+                                 f"(chrom, start, end, name)")
+            chrom, start, end, name = fields[:4]
+            strand = fields[5] if len(fields) >= 6 else "+"
+            if strand not in ("+", "-", "."):
+                raise ValueError(f"{bed}: line {i} has strand {strand!r}; use +, - or .")
+            try:
+                start, end = int(start), int(end)
+            except ValueError:
+                raise ValueError(f"{bed}: line {i} has start {start!r} and end {end!r}; both must be integers") from None
+            if length is None:
+                length = end - start
+            if end - start != length or length <= 0:
+                raise ValueError(f"{bed}: line {i} is a window of {end - start} bp, the first one of {length} bp; "
+                                 f"every window must have the same positive length (the store's window)")
+            if name in names:
+                raise ValueError(f"{bed}: window name {name!r} appears twice; names are the gene ids of the store "
+                                 f"and must be unique")
+            names.add(name)
+            strand = "+" if strand == "." else strand
+            columns = genes.setdefault(chrom, {"gene_id": [], "tss": [], "strand": []})
+            columns["gene_id"].append(name)
+            columns["tss"].append(tss_of_window(start, end, strand))
+            columns["strand"].append(strand)
+    if length is None:
         raise ValueError(f"{bed}: no windows")
-    if np.any(lengths != lengths[0]) or lengths[0] <= 0:
-        i = int(np.flatnonzero((lengths != lengths[0]) | (lengths <= 0))[0])
-        raise ValueError(f"{bed}: line {i + 1} is a window of {lengths[i]} bp, line 1 one of {lengths[0]} bp; "
-                         f"every window must have the same positive length (the store's window)")
-    if table[3].duplicated().any():
-        raise ValueError(f"{bed}: window name {table[3][table[3].duplicated()].iloc[0]!r} appears twice; names "
-                         f"are the gene ids of the store and must be unique")
-    tss = [tss_of_window(int(s), int(e), st) for s, e, st in zip(table[1], table[2], strand)]
-    genes = pd.DataFrame({"gene_id": table[3], "chrom": table[0], "tss": tss, "strand": strand})
-    return genes, int(lengths[0])
+    return {chrom: gene_windows(columns, length) for chrom, columns in genes.items()}, length
 
 
 def _read_list(path: str | None) -> list[str] | None:
@@ -1253,23 +1307,22 @@ def _record_timing(path: str | None, phase: str, seconds: float) -> None:
 
 def _cli_build(args: argparse.Namespace) -> None:
     t = time.perf_counter()
-    genes, window = read_regions(args.regions)
+    windows, length = read_regions(args.regions)
     samples = _read_list(args.samples)
     if samples is None:
         reader = VcfReader(args.vcf)
         samples = list(reader.individuals)
         reader.close()
     policy = GenotypePolicy(args.missing, args.unphased, args.seed)
-    chroms = list(dict.fromkeys(genes["chrom"]))
-    for chrom in chroms:
+    for chrom, chrom_windows in windows.items():
         paths = store_paths(args.out, chrom)
-        build_store(args.vcf, args.fasta, genes, chrom, window, samples, paths["sequences"], paths["map"],
+        write_store(args.vcf, args.fasta, chrom, chrom_windows, length, samples, paths["sequences"], paths["map"],
                     paths["counts"], policy, args.chunk_genes, args.threads)
     _record_timing(args.timing, "build", time.perf_counter() - t)
     if args.digests:
         t = time.perf_counter()
         with atomic_path(args.digests) as tmp:
-            for i, chrom in enumerate(chroms):
+            for i, chrom in enumerate(windows):
                 export_digests(args.out, chrom, tmp, append=i > 0, threads=args.threads)
         _record_timing(args.timing, "export", time.perf_counter() - t)
 
@@ -1352,5 +1405,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         _cli_export(args)
 
 
+class _WithoutPandas:
+    """An import finder under which pandas is not installed. pyarrow imports pandas (half a second) at its first
+    pa.array() only to recognise pandas inputs; `build` (and its --digests) gives it none and needs no pandas."""
+
+    def find_spec(self, name: str, path=None, target=None) -> None:
+        if name.split(".")[0] == "pandas":
+            raise ModuleNotFoundError("pandas is not needed by `python -m hapexpr.haplotypes build`", name=name)
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["build"] and "pandas" not in sys.modules:
+        sys.meta_path.insert(0, _WithoutPandas())
     main()

@@ -304,17 +304,17 @@ class VcfReader:
         except (OSError, Exception) as err:  # cyvcf2 raises plain Exception on unreadable headers
             raise VCFError(f"{self.path}: cannot be read as a VCF ({err})") from err
         samples = list(self._vcf.samples)
+        index = {s: i for i, s in enumerate(samples)}
         if self.individuals is None:
             self.individuals = samples
         else:
-            index = {s: i for i, s in enumerate(samples)}
             absent = [s for s in self.individuals if s not in index]
             if absent:
                 raise VCFError(
                     f"{self.path}: {len(absent)} individuals are not in the VCF header, e.g. {absent[:5]}; "
                     f"results/individuals.tsv (in_vcf) and the VCF disagree: rerun the individuals rule."
                 )
-        self._columns = np.array([samples.index(s) for s in self.individuals], dtype=np.int64)
+        self._columns = np.array([index[s] for s in self.individuals], dtype=np.int64)
         identity = np.arange(len(samples))
         self._all_samples = len(self._columns) == len(samples) and bool(np.all(self._columns == identity))
         self._seqnames = list(self._vcf.seqnames)
