@@ -342,6 +342,51 @@ def _ascii(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
 
 
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The ranges starts[i]:starts[i] + counts[i], concatenated."""
+    ends = np.cumsum(counts)
+    return np.repeat(np.asarray(starts, dtype=np.int64) - (ends - counts), counts) + np.arange(int(ends[-1]) if len(
+        ends) else 0, dtype=np.int64)
+
+
+@dataclass
+class Edits:
+    """The edits of several haplotypes of one window, flat (the arguments of `materialise`): haplotype h owns edits
+    offsets[h]:offsets[h + 1], edit k replaces window offsets [starts[k], ends[k]) with
+    alt_bytes[alt_offsets[k]:alt_offsets[k + 1]]."""
+
+    offsets: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    alt_bytes: np.ndarray
+    alt_offsets: np.ndarray
+
+    @classmethod
+    def of(cls, resolved: Sequence[Resolved]) -> Edits:
+        offsets = np.zeros(len(resolved) + 1, dtype=np.int64)
+        np.cumsum([len(r.starts) for r in resolved], out=offsets[1:])
+        alts = [a for r in resolved for a in r.alts]
+        alt_offsets = np.zeros(len(alts) + 1, dtype=np.int64)
+        np.cumsum([len(a) for a in alts], out=alt_offsets[1:])
+        return cls(offsets, np.array([e for r in resolved for e in r.starts], dtype=np.int32),
+                   np.array([e for r in resolved for e in r.ends], dtype=np.int32), _ascii("".join(alts)), alt_offsets)
+
+    def take(self, haps: np.ndarray) -> Edits:
+        """The edits of haplotypes `haps`, in that order."""
+        counts = np.diff(self.offsets)[haps]
+        offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        edit = _ranges(self.offsets[:-1][haps], counts)
+        alt_len = np.diff(self.alt_offsets)[edit]
+        alt_offsets = np.zeros(len(edit) + 1, dtype=np.int64)
+        np.cumsum(alt_len, out=alt_offsets[1:])
+        return Edits(offsets, self.starts[edit], self.ends[edit],
+                     self.alt_bytes[_ranges(self.alt_offsets[:-1][edit], alt_len)], alt_offsets)
+
+    def materialise(self, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return materialise(reference, self.starts, self.ends, self.alt_bytes, self.alt_offsets, self.offsets)
+
+
 @dataclass
 class WindowResult:
     """The distinct haplotypes of one window as edits (hap_id 0 = the reference, no edits) and the map."""
@@ -349,30 +394,11 @@ class WindowResult:
     gene_id: str
     start: int
     reference: str
-    tss_offsets: list[int]
-    lengths: list[int]
-    edit_offsets: np.ndarray  # stored haplotype k owns edits edit_offsets[k]:edit_offsets[k + 1]
-    edit_starts: np.ndarray
-    edit_ends: np.ndarray
-    edit_alts: list[str]
+    tss_offsets: np.ndarray
+    lengths: np.ndarray
+    edits: Edits  # of the stored haplotypes, hap_id order
     hap_ids: np.ndarray  # one per haplotype column (2N), 0 = reference
     counts: dict[str, int]
-
-
-def _stack_edits(resolved: Sequence[Resolved]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """Edits of several haplotypes as flat arrays: (haplotype offsets, starts, ends, alts)."""
-    offsets = np.zeros(len(resolved) + 1, dtype=np.int64)
-    np.cumsum([len(r.starts) for r in resolved], out=offsets[1:])
-    chain = itertools.chain.from_iterable
-    starts = np.fromiter(chain(r.starts for r in resolved), dtype=np.int32, count=int(offsets[-1]))
-    ends = np.fromiter(chain(r.ends for r in resolved), dtype=np.int32, count=int(offsets[-1]))
-    return offsets, starts, ends, list(chain(r.alts for r in resolved))
-
-
-def _alt_buffer(alts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    offsets = np.zeros(len(alts) + 1, dtype=np.int64)
-    np.cumsum([len(a) for a in alts], out=offsets[1:])
-    return _ascii("".join(alts)), offsets
 
 
 def build_window(window: Window, refseq: str, records: Sequence[Record], n_haps: int) -> WindowResult:
@@ -386,27 +412,38 @@ def build_window(window: Window, refseq: str, records: Sequence[Record], n_haps:
     reference = resolve_haplotype(refseq, window.start, window.tss, ())
     if not carried:
         counts["n_unique"] = 1
-        return WindowResult(window.gene_id, window.start, refseq, [reference.tss_offset], [len(refseq)],
-                            np.zeros(2, dtype=np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32), [],
-                            np.zeros(n_haps, dtype=np.int32), counts)
+        return WindowResult(window.gene_id, window.start, refseq, np.array([reference.tss_offset]),
+                            np.array([len(refseq)]), Edits.of([reference]), np.zeros(n_haps, dtype=np.int32), counts)
     matrix = np.stack([r.alleles for r in carried])
     first, inverse = unique_haplotypes(matrix)
     multiplicity = np.bincount(inverse, minlength=len(first))
     columns = matrix[:, first]
-    candidates: list[Resolved | None] = [reference] + _resolve_independent(window, refseq, carried, columns,
-                                                                           multiplicity, counts)
-    for u in np.flatnonzero([c is None for c in candidates[1:]]):
+    independent, fast, fast_tss, fast_lengths = _resolve_independent(window, refseq, carried, columns, multiplicity,
+                                                                     counts)
+    others = np.setdiff1d(np.arange(columns.shape[1]), independent)
+    resolved = [reference]  # then the combinations with overlapping variants, one by one
+    for u in others:
         alleles = columns[:, u]
         edits = []
         for i in np.flatnonzero(alleles):
             r, a = carried[i], alleles[i] - 1
             edits.append((r.pos, r.ref, r.alts[a], r.kinds[a]))
-        resolved = resolve_haplotype(refseq, window.start, window.tss, edits)
-        candidates[u + 1] = resolved
-        for name, value in resolved.counts.items():
+        resolved.append(resolve_haplotype(refseq, window.start, window.tss, edits))
+        for name, value in resolved[-1].counts.items():
             counts[name] += value * int(multiplicity[u])
-    canonical = _identical_sequences(refseq, candidates)
-    hap_of_candidate = np.empty(len(candidates), dtype=np.int32)
+    slow = Edits.of(resolved)
+    # candidate 0 is the reference, candidate u + 1 the combination u; `place`: where each is in slow + fast
+    place = np.empty(columns.shape[1] + 1, dtype=np.int64)
+    place[np.concatenate([[0], others + 1, independent + 1])] = np.arange(len(place))
+    both = Edits(np.concatenate([slow.offsets, fast.offsets[1:] + slow.offsets[-1]]),
+                 np.concatenate([slow.starts, fast.starts]), np.concatenate([slow.ends, fast.ends]),
+                 np.concatenate([slow.alt_bytes, fast.alt_bytes]),
+                 np.concatenate([slow.alt_offsets, fast.alt_offsets[1:] + slow.alt_offsets[-1]]))
+    candidates = both.take(place)
+    tss_offsets = np.concatenate([[r.tss_offset for r in resolved], fast_tss]).astype(np.int64)[place]
+    lengths = np.concatenate([[r.length for r in resolved], fast_lengths]).astype(np.int64)[place]
+    canonical = _identical_sequences(refseq, candidates, tss_offsets, lengths)
+    hap_of_candidate = np.empty(len(canonical), dtype=np.int32)
     kept: list[int] = []
     for k, c in enumerate(canonical):
         if c == k:
@@ -414,12 +451,10 @@ def build_window(window: Window, refseq: str, records: Sequence[Record], n_haps:
             kept.append(k)
         else:
             hap_of_candidate[k] = hap_of_candidate[c]
-    chosen = [candidates[k] for k in kept]
-    hap_offsets, starts, ends, alts = _stack_edits(chosen)
     hap_ids = hap_of_candidate[1:][inverse]
     counts["n_unique"] = len(np.unique(hap_ids))
-    return WindowResult(window.gene_id, window.start, refseq, [r.tss_offset for r in chosen],
-                        [r.length for r in chosen], hap_offsets, starts, ends, alts, hap_ids, counts)
+    return WindowResult(window.gene_id, window.start, refseq, tss_offsets[kept], lengths[kept],
+                        candidates.take(np.array(kept)), hap_ids, counts)
 
 
 # one prime below 2**31 (products of two residues fit in int64): a collision only costs a byte-for-byte comparison
@@ -441,14 +476,14 @@ def _powers(which: int, n: int, inverse: bool = False) -> np.ndarray:
     return table
 
 
-def _sequence_hashes(refseq: str, resolved: Sequence[Resolved]) -> list[tuple[int, ...]]:
+def _sequence_hashes(refseq: str, edits: Edits) -> list[tuple[int, ...]]:
     """Polynomial hashes of each haplotype's sequence (one per modulus), computed from its edits without building
     it (equal sequences have equal hashes): a reference piece [a, b) that lands at output position a + d contributes its
     prefix-hash difference times B**d, an ALT at output position o its own hash times B**o."""
-    hap_offsets, starts, ends, alts = _stack_edits(resolved)
-    alt_bytes, alt_offsets = _alt_buffer(alts)
+    hap_offsets, starts, ends = edits.offsets, edits.starts, edits.ends
+    alt_bytes, alt_offsets = edits.alt_bytes, edits.alt_offsets
     reference = _ascii(refseq).astype(np.int64)
-    n_ref, n_haps = len(reference), len(resolved)
+    n_ref, n_haps = len(reference), len(hap_offsets) - 1
     starts, ends = starts.astype(np.int64), ends.astype(np.int64)
     alt_len = np.diff(alt_offsets)
     growth = alt_len - (ends - starts)
@@ -495,11 +530,13 @@ def _exclusive_sums(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 
 def _resolve_independent(window: Window, refseq: str, carried: Sequence[Record], columns: np.ndarray,
-                         multiplicity: np.ndarray, counts: dict[str, int]) -> list[Resolved | None]:
+                         multiplicity: np.ndarray, counts: dict[str, int],
+                         ) -> tuple[np.ndarray, Edits, np.ndarray, np.ndarray]:
     """`resolve_haplotype` for every distinct allele combination (column of `columns`, records x combinations)
     whose applicable variants do not overlap one another, at once with numpy: there bcftools' rules reduce to
-    "apply each, trimmed at the window end, in the case of the base it replaces". Their counts (times
-    `multiplicity`) are added to `counts`; the other combinations are None, for resolve_haplotype."""
+    "apply each, trimmed at the window end, in the case of the base it replaces". Returns those columns and their
+    edits, TSS offsets and lengths; their counts (times `multiplicity`) are added to `counts`. The other
+    combinations are for resolve_haplotype."""
     start, end = window.start, window.end
     pos = np.array([r.pos for r in carried], dtype=np.int64)
     reflen = np.array([len(r.ref) for r in carried], dtype=np.int64)
@@ -515,10 +552,7 @@ def _resolve_independent(window: Window, refseq: str, carried: Sequence[Record],
     reach = np.maximum.accumulate(np.where(inside, stop[:, None] - 1, -1), axis=0)
     reach = np.vstack([np.full((1, columns.shape[1]), -1), reach[:-1]])
     independent = ~np.any(inside & (pos[:, None] <= reach), axis=0)
-    out: list[Resolved | None] = [None] * columns.shape[1]
     cols = np.flatnonzero(independent)
-    if not len(cols):
-        return out
     weight = multiplicity[cols]
     sub_inside, sub_code = inside[:, cols], code[:, cols]
     counts["applied"] += int(sub_inside.sum(axis=0) @ weight)
@@ -529,16 +563,23 @@ def _resolve_independent(window: Window, refseq: str, carried: Sequence[Record],
         counts[f"skipped_{kind}"] += int(is_kind[sub_code].sum(axis=0) @ weight)
     hap, record = np.nonzero(sub_inside.T)  # edits, by combination then file order
     alleles = sub_code.T[hap, record]
-    replacement: dict[int, str] = {}
-    for c in np.unique(alleles).tolist():
+    codes = np.unique(alleles)
+    replacements = []
+    for c in codes.tolist():
         i = int(np.searchsorted(base, c, side="right")) - 1
         r, alt = carried[i], carried[i].alts[c - base[i]]
         rlen = int(stop[i] - pos[i])
         alt = alt[:rlen] if rlen < len(r.ref) and len(alt) > rlen else alt
-        replacement[c] = alt.lower() if refseq[r.pos - start].islower() else alt.upper()
-    alts = [replacement[c] for c in alleles.tolist()]
+        replacements.append(alt.lower() if refseq[r.pos - start].islower() else alt.upper())
+    replacement_offsets = np.zeros(len(codes) + 1, dtype=np.int64)
+    np.cumsum([len(a) for a in replacements], out=replacement_offsets[1:])
+    which = np.searchsorted(codes, alleles)  # each edit's replacement
+    alt_len = np.diff(replacement_offsets)[which]
+    alt_offsets = np.zeros(len(alleles) + 1, dtype=np.int64)
+    np.cumsum(alt_len, out=alt_offsets[1:])
+    alt_bytes = _ascii("".join(replacements))[_ranges(replacement_offsets[:-1][which], alt_len)]
     starts, ends = pos[record] - start, stop[record] - start
-    growth = np.array([len(a) for a in alts], dtype=np.int64) - (ends - starts)
+    growth = alt_len - (ends - starts)
     per_hap = np.bincount(hap, minlength=len(cols))
     offsets = np.zeros(len(cols) + 1, dtype=np.int64)
     np.cumsum(per_hap, out=offsets[1:])
@@ -549,40 +590,30 @@ def _resolve_independent(window: Window, refseq: str, carried: Sequence[Record],
     after = np.where(ends > tss, np.arange(len(ends)), len(ends))
     first_after = np.full(len(cols), len(ends), dtype=np.int64)
     np.minimum.at(first_after, hap, after)
-    starts_l, ends_l, before_l = starts.tolist(), ends.tolist(), before.tolist()
-    for j, u in enumerate(cols.tolist()):
-        a, b = int(offsets[j]), int(offsets[j + 1])
-        k = int(first_after[j])
-        if k < b:
-            s = starts_l[k]
-            offset = (s + before_l[k] + min(tss - s, len(alts[k]))) if s <= tss else tss + before_l[k]
-        else:
-            offset = tss + int(total[j])
-        out[u] = Resolved(starts_l[a:b], ends_l[a:b], alts[a:b], offset, len(refseq) + int(total[j]))
-    return out
+    tss_offsets = tss + total
+    has = first_after < len(ends)
+    if has.any():
+        k = first_after[has]
+        s = starts[k]
+        tss_offsets[has] = np.where(s <= tss, s + before[k] + np.minimum(tss - s, alt_len[k]), tss + before[k])
+    edits = Edits(offsets, starts.astype(np.int32), ends.astype(np.int32), alt_bytes, alt_offsets)
+    return cols, edits, tss_offsets, len(refseq) + total
 
 
-def _identical_sequences(refseq: str, candidates: Sequence[Resolved]) -> list[int]:
-    """For each resolved haplotype, the first one with the same sequence and TSS offset. Equal edits give equal
-    sequences; different edits can too (an MNP and two SNVs, a deletion shifted in a repeat): distinct edit lists
-    with equal hashes, length and TSS offset are materialised and compared byte for byte, so the answer is exact."""
-    first_of: dict[tuple, int] = {}
-    canonical = []
-    for k, r in enumerate(candidates):
-        canonical.append(first_of.setdefault((tuple(r.starts), tuple(r.ends), tuple(r.alts), r.tss_offset), k))
-    distinct = [k for k, c in enumerate(canonical) if c == k]
+def _identical_sequences(refseq: str, candidates: Edits, tss_offsets: np.ndarray, lengths: np.ndarray) -> list[int]:
+    """For each haplotype, the first one with the same sequence and TSS offset. Different edits can give equal
+    sequences (an MNP and two SNVs, a deletion shifted in a repeat): haplotypes with equal hashes, length and TSS
+    offset are materialised and compared byte for byte, so the answer is exact."""
     groups: dict[tuple, list[int]] = {}
-    for k, key in zip(distinct, _sequence_hashes(refseq, [candidates[k] for k in distinct])):
-        groups.setdefault((*key, candidates[k].length, candidates[k].tss_offset), []).append(k)
+    for k, key in enumerate(zip(_sequence_hashes(refseq, candidates), lengths.tolist(), tss_offsets.tolist())):
+        groups.setdefault(key, []).append(k)
+    canonical = list(range(len(lengths)))
     suspects = [k for group in groups.values() if len(group) > 1 for k in group]
     if suspects:
-        hap_offsets, starts, ends, alts = _stack_edits([candidates[k] for k in suspects])
-        buffer, offsets = materialise(_ascii(refseq), starts, ends, *_alt_buffer(alts), hap_offsets)
+        buffer, offsets = candidates.take(np.array(suspects)).materialise(_ascii(refseq))
         seen: dict[tuple[bytes, int], int] = {}
-        same = {}
         for i, k in enumerate(suspects):
-            same[k] = seen.setdefault((buffer[offsets[i] : offsets[i + 1]].tobytes(), candidates[k].tss_offset), k)
-        canonical = [same.get(c, c) for c in canonical]
+            canonical[k] = seen.setdefault((buffer[offsets[i] : offsets[i + 1]].tobytes(), int(tss_offsets[k])), k)
     return canonical
 
 
@@ -645,6 +676,12 @@ def gene_windows(genes: pd.DataFrame | dict[str, list], length: int) -> list[Win
 
 
 
+def _joined_offsets(parts: Sequence[np.ndarray]) -> np.ndarray:
+    """Offset arrays (each from 0) of consecutive parts as one int32 offset array."""
+    shift = np.cumsum([0] + [int(p[-1]) for p in parts[:-1]])
+    return np.concatenate([[0]] + [p[1:] + d for p, d in zip(parts, shift)]).astype(np.int32)
+
+
 @dataclass
 class StoreWriter:
     """Writes the sequence and map files of one chromosome's store, chunk by chunk, to temporary names (atomic_path
@@ -677,12 +714,11 @@ class StoreWriter:
             return
         n_rows = [len(r.tss_offsets) for r in results]
         gene_ids = np.repeat(np.asarray([r.gene_id for r in results], dtype=object), n_rows)
-        edit_offsets = [np.zeros(1, dtype=np.int64)]
-        base = 0
-        for r in results:
-            edit_offsets.append(r.edit_offsets[1:] + base)
-            base += int(r.edit_offsets[-1])
-        offsets = pa.array(np.concatenate(edit_offsets).astype(np.int32), pa.int32())
+        edits = [r.edits for r in results]
+        offsets = pa.array(_joined_offsets([e.offsets for e in edits]), pa.int32())
+        alts = pa.StringArray.from_buffers(int(offsets[-1].as_py()),
+                                           pa.py_buffer(_joined_offsets([e.alt_offsets for e in edits])),
+                                           pa.py_buffer(np.concatenate([e.alt_bytes for e in edits])))
         references = []
         for r, n in zip(results, n_rows):
             references += [r.reference] + [None] * (n - 1)
@@ -694,9 +730,9 @@ class StoreWriter:
                 pa.array(np.concatenate([r.lengths for r in results]).astype(np.int64), pa.int64()),
                 pa.array(np.repeat([r.start for r in results], n_rows).astype(np.int64), pa.int64()),
                 pa.array(references, pa.large_string()),
-                pa.ListArray.from_arrays(offsets, pa.array(np.concatenate([r.edit_starts for r in results]))),
-                pa.ListArray.from_arrays(offsets, pa.array(np.concatenate([r.edit_ends for r in results]))),
-                pa.ListArray.from_arrays(offsets, pa.array([a for r in results for a in r.edit_alts], pa.string())),
+                pa.ListArray.from_arrays(offsets, pa.array(np.concatenate([e.starts for e in edits]), pa.int32())),
+                pa.ListArray.from_arrays(offsets, pa.array(np.concatenate([e.ends for e in edits]), pa.int32())),
+                pa.ListArray.from_arrays(offsets, alts),
             ],
             schema=self._seq_writer.schema,
         )
@@ -938,6 +974,20 @@ def _list_column(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
     return pc.list_flatten(column).to_numpy(zero_copy_only=False), offsets
 
 
+def _string_buffers(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """(bytes, offsets) of the strings of a list<string> column, all lists concatenated, read from Arrow's buffers
+    without making Python strings."""
+    import pyarrow.compute as pc
+
+    strings = pc.list_flatten(column).combine_chunks()
+    if len(strings) == 0:
+        return np.zeros(0, dtype=np.uint8), np.zeros(1, dtype=np.int64)
+    _, offsets, data = strings.buffers()
+    offsets = np.frombuffer(offsets, dtype=np.int32)[strings.offset : strings.offset + len(strings) + 1]
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+    return data[offsets[0] : offsets[-1]], offsets.astype(np.int64) - offsets[0]
+
+
 @dataclass
 class _GeneJob:
     """One gene's stored rows, ready to be materialised (possibly in another thread: numpy and hashlib release
@@ -991,10 +1041,7 @@ def _gene_jobs(store_path: str, genes: Iterable[str] | None = None,
     references = table.column("reference").to_pylist()
     starts, edit_offsets = _list_column(table, "edit_start")
     ends, _ = _list_column(table, "edit_end")
-    alts, _ = _list_column(table, "edit_alt")
-    alt_offsets = np.zeros(len(alts) + 1, dtype=np.int64)
-    np.cumsum([len(a) for a in alts], out=alt_offsets[1:])
-    alt_bytes = _ascii("".join(alts))
+    alt_bytes, alt_offsets = _string_buffers(table.column("edit_alt"))
     for a, b in itertools.pairwise(bounds):
         if hap_ids[a] != 0 or references[a] is None:
             raise ValueError(f"{store_path}: gene {gene_ids[a]} has no reference row (hap_id 0); the store is damaged, "
