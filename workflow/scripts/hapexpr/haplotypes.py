@@ -345,8 +345,8 @@ def _ascii(text: str) -> np.ndarray:
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """The ranges starts[i]:starts[i] + counts[i], concatenated."""
     ends = np.cumsum(counts)
-    return np.repeat(np.asarray(starts, dtype=np.int64) - (ends - counts), counts) + np.arange(int(ends[-1]) if len(
-        ends) else 0, dtype=np.int64)
+    total = int(ends[-1]) if len(ends) else 0
+    return np.repeat(np.asarray(starts, dtype=np.int64) - (ends - counts), counts) + np.arange(total, dtype=np.int64)
 
 
 @dataclass
@@ -828,7 +828,7 @@ def write_store(
     sequences_path: str | os.PathLike,
     map_path: str | os.PathLike,
     counts_path: str | os.PathLike,
-    policy: GenotypePolicy = GenotypePolicy(),
+    policy: GenotypePolicy,
     chunk_genes: int = 64,
     threads: int = 1,
 ) -> list[dict]:
