@@ -600,15 +600,22 @@ def _resolve_independent(window: Window, refseq: str, carried: Sequence[Record],
     return cols, edits, tss_offsets, len(refseq) + total
 
 
+_COMPARE_BYTES = 1 << 20  # candidates of a window shorter than this in all are compared without hashing
+
+
 def _identical_sequences(refseq: str, candidates: Edits, tss_offsets: np.ndarray, lengths: np.ndarray) -> list[int]:
     """For each haplotype, the first one with the same sequence and TSS offset. Different edits can give equal
     sequences (an MNP and two SNVs, a deletion shifted in a repeat): haplotypes with equal hashes, length and TSS
-    offset are materialised and compared byte for byte, so the answer is exact."""
-    groups: dict[tuple, list[int]] = {}
-    for k, key in enumerate(zip(_sequence_hashes(refseq, candidates), lengths.tolist(), tss_offsets.tolist())):
-        groups.setdefault(key, []).append(k)
+    offset are materialised and compared byte for byte, so the answer is exact. Few short haplotypes are compared
+    byte for byte at once (cheaper than hashing)."""
     canonical = list(range(len(lengths)))
-    suspects = [k for group in groups.values() if len(group) > 1 for k in group]
+    if int(lengths.sum()) <= _COMPARE_BYTES:
+        suspects = list(canonical)
+    else:
+        groups: dict[tuple, list[int]] = {}
+        for k, key in enumerate(zip(_sequence_hashes(refseq, candidates), lengths.tolist(), tss_offsets.tolist())):
+            groups.setdefault(key, []).append(k)
+        suspects = [k for group in groups.values() if len(group) > 1 for k in group]
     if suspects:
         buffer, offsets = candidates.take(np.array(suspects)).materialise(_ascii(refseq))
         seen: dict[tuple[bytes, int], int] = {}
