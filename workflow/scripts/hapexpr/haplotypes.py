@@ -970,25 +970,21 @@ class GeneHaplotypes:
         return self.buffer[self.offsets[k] : self.offsets[k + 1]].tobytes().decode("ascii")
 
 
-def _list_column(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """(values, row offsets) of a list column."""
-    import pyarrow.compute as pc
-
-    column = table.column(name)
-    lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False)
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(np.nan_to_num(lengths).astype(np.int64), out=offsets[1:])
-    return pc.list_flatten(column).to_numpy(zero_copy_only=False), offsets
+def _read_parquet(path: str | os.PathLike, filters: list | None = None) -> pa.Table:
+    """A Parquet file, optionally filtered. Unfiltered through ParquetFile, which does not import pyarrow.compute
+    (a tenth of a second: much of a short command-line build with its digests)."""
+    return pq.read_table(path, filters=filters) if filters else pq.ParquetFile(path).read()
 
 
-def _string_buffers(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """(bytes, offsets) of the strings of a list<string> column, all lists concatenated, read from Arrow's buffers
-    without making Python strings."""
-    import pyarrow.compute as pc
+def _list_column(table: pa.Table, name: str) -> tuple[pa.Array, np.ndarray]:
+    """(values, row offsets from 0) of a list column (of a table with rows)."""
+    lists = table.column(name).combine_chunks()
+    offsets = lists.offsets.to_numpy().astype(np.int64)
+    return lists.values.slice(offsets[0], offsets[-1] - offsets[0]), offsets - offsets[0]
 
-    strings = pc.list_flatten(column).combine_chunks()
-    if len(strings) == 0:
-        return np.zeros(0, dtype=np.uint8), np.zeros(1, dtype=np.int64)
+
+def _string_buffers(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(bytes, offsets from 0) of an Arrow string array, read from its buffers without making Python strings."""
     _, offsets, data = strings.buffers()
     offsets = np.frombuffer(offsets, dtype=np.int32)[strings.offset : strings.offset + len(strings) + 1]
     data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
@@ -1029,7 +1025,7 @@ def _gene_jobs(store_path: str, genes: Iterable[str] | None = None,
         filters.append(("gene_id", "in", genes))
     if reference_only:
         filters.append(("hap_id", "==", 0))
-    table = pq.read_table(store_path, filters=filters or None)
+    table = _read_parquet(store_path, filters)
     gene_ids = table.column("gene_id").to_numpy(zero_copy_only=False)
     if not len(gene_ids):
         return
@@ -1048,7 +1044,8 @@ def _gene_jobs(store_path: str, genes: Iterable[str] | None = None,
     references = table.column("reference").to_pylist()
     starts, edit_offsets = _list_column(table, "edit_start")
     ends, _ = _list_column(table, "edit_end")
-    alt_bytes, alt_offsets = _string_buffers(table.column("edit_alt"))
+    starts, ends = starts.to_numpy(), ends.to_numpy()
+    alt_bytes, alt_offsets = _string_buffers(_list_column(table, "edit_alt")[0])
     for a, b in itertools.pairwise(bounds):
         if hap_ids[a] != 0 or references[a] is None:
             raise ValueError(f"{store_path}: gene {gene_ids[a]} has no reference row (hap_id 0); the store is damaged, "
@@ -1201,7 +1198,7 @@ def _export_selection(root: str | os.PathLike, chrom: str, genes: Sequence[str] 
         filters.append(("gene_id", "in", list(genes)))
     if individuals is not None:
         filters.append(("individual", "in", list(individuals)))
-    hap_map = pq.read_table(paths["map"], filters=filters or None)
+    hap_map = _read_parquet(paths["map"], filters)
     if genes is not None:
         stored = set(pq.read_table(paths["sequences"], columns=["gene_id"],
                                    filters=[("gene_id", "in", list(genes))])["gene_id"].to_pylist())
@@ -1266,7 +1263,6 @@ def export_digests(root: str | os.PathLike, chrom: str, out: str | os.PathLike, 
     forward-strand sequence; the benchmark harness's digest layout). Each distinct haplotype is hashed once, genes
     in `threads` threads.
     Returns the number of lines written."""
-    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
     path, hap_map = _export_selection(root, chrom, genes, individuals)
@@ -1283,13 +1279,19 @@ def export_digests(root: str | os.PathLike, chrom: str, out: str | os.PathLike, 
         for size, digests in pool.map(digest, jobs):
             lengths += size
             sha1 += digests
-    # row of each map entry in the digests: the first row of its gene (hap_ids are 0..n-1 in store order) + hap_id
-    first_row = np.cumsum([0] + [len(job.hap_ids) for job in jobs])[:-1]
-    gene_index = pc.index_in(hap_map.column("gene_id"), value_set=pa.array([job.gene_id for job in jobs]))
-    row = pa.array(first_row[gene_index.to_numpy()] + hap_map.column("hap_id").to_numpy())
+    # row of each map entry in the digests: the first row of its gene (hap_ids are 0..n-1 in store order) + hap_id;
+    # the map holds each gene's rows together
+    first_row = dict(zip([job.gene_id for job in jobs], np.cumsum([0] + [len(job.hap_ids) for job in jobs])))
+    gene_ids = hap_map.column("gene_id").to_numpy(zero_copy_only=False)
+    runs = np.flatnonzero(np.append(True, gene_ids[1:] != gene_ids[:-1])) if len(gene_ids) else np.zeros(0, int)
+    row = np.repeat([first_row[g] for g in gene_ids[runs]], np.diff(np.append(runs, len(gene_ids))))
+    row = (row + hap_map.column("hap_id").to_numpy()).astype(np.int64)
+    width = 40  # a sha1 in hex
     table = pa.table({"gene_id": hap_map.column("gene_id"), "sample": hap_map.column("individual"),
-                      "hap": hap_map.column("haplotype"), "length": pa.array(lengths, pa.int64()).take(row),
-                      "sha1": pa.array(sha1).take(row)})
+                      "hap": hap_map.column("haplotype"), "length": np.asarray(lengths, dtype=np.int64)[row],
+                      "sha1": pa.LargeStringArray.from_buffers(
+                          len(row), pa.py_buffer(np.arange(len(row) + 1, dtype=np.int64) * width),
+                          pa.py_buffer(np.array(sha1, dtype=f"S{width}")[row].tobytes()))})
     options = pacsv.WriteOptions(include_header=not append, delimiter="\t", quoting_style="none")
     with open(out, "ab" if append else "wb") as fh:
         pacsv.write_csv(table, fh, options)
