@@ -565,10 +565,10 @@ def _resolve_independent(window: Window, refseq: str, carried: Sequence[Record],
     alleles = sub_code.T[hap, record]
     codes = np.unique(alleles)
     replacements = []
-    for c in codes.tolist():
-        i = int(np.searchsorted(base, c, side="right")) - 1
-        r, alt = carried[i], carried[i].alts[c - base[i]]
-        rlen = int(stop[i] - pos[i])
+    first_code, kept = base.tolist(), (stop - pos).tolist()  # per record: code of its first ALT, REF bases kept
+    for c, i in zip(codes.tolist(), (np.searchsorted(base, codes, side="right") - 1).tolist()):
+        r = carried[i]
+        alt, rlen = r.alts[c - first_code[i]], kept[i]
         alt = alt[:rlen] if rlen < len(r.ref) and len(alt) > rlen else alt
         replacements.append(alt.lower() if refseq[r.pos - start].islower() else alt.upper())
     replacement_offsets = np.zeros(len(codes) + 1, dtype=np.int64)
