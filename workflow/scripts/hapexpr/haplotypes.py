@@ -439,7 +439,7 @@ def build_window(window: Window, refseq: str, records: Sequence[Record], n_haps:
                  np.concatenate([slow.starts, fast.starts]), np.concatenate([slow.ends, fast.ends]),
                  np.concatenate([slow.alt_bytes, fast.alt_bytes]),
                  np.concatenate([slow.alt_offsets, fast.alt_offsets[1:] + slow.alt_offsets[-1]]))
-    candidates = both.take(place)
+    candidates = both if not len(others) else both.take(place)  # without others, place is the identity
     tss_offsets = np.concatenate([[r.tss_offset for r in resolved], fast_tss]).astype(np.int64)[place]
     lengths = np.concatenate([[r.length for r in resolved], fast_lengths]).astype(np.int64)[place]
     canonical = _identical_sequences(refseq, candidates, tss_offsets, lengths)
@@ -610,14 +610,15 @@ def _identical_sequences(refseq: str, candidates: Edits, tss_offsets: np.ndarray
     byte for byte at once (cheaper than hashing)."""
     canonical = list(range(len(lengths)))
     if int(lengths.sum()) <= _COMPARE_BYTES:
-        suspects = list(canonical)
+        suspects, compared = list(canonical), candidates
     else:
         groups: dict[tuple, list[int]] = {}
         for k, key in enumerate(zip(_sequence_hashes(refseq, candidates), lengths.tolist(), tss_offsets.tolist())):
             groups.setdefault(key, []).append(k)
         suspects = [k for group in groups.values() if len(group) > 1 for k in group]
+        compared = candidates.take(np.array(suspects, dtype=np.int64))
     if suspects:
-        buffer, offsets = candidates.take(np.array(suspects)).materialise(_ascii(refseq))
+        buffer, offsets = compared.materialise(_ascii(refseq))
         seen: dict[tuple[bytes, int], int] = {}
         for i, k in enumerate(suspects):
             canonical[k] = seen.setdefault((buffer[offsets[i] : offsets[i + 1]].tobytes(), int(tss_offsets[k])), k)
