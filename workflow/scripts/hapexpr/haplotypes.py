@@ -1015,6 +1015,23 @@ class _GeneJob:
             buffer, offsets = materialise(reference, starts, ends, alt_bytes, alt_offsets, hap_offsets)
         return GeneHaplotypes(self.gene_id, self.hap_ids, self.tss_offsets, buffer, offsets)
 
+    def blocks(self, upper: bool = False, block_bytes: int = 1 << 22) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The haplotypes in order, materialised about `block_bytes` at a time: (buffer, offsets of its haplotypes).
+        A small buffer stays in cache for its reader and is reused by the allocator (no fresh pages to fault in)."""
+        if self.full_text:
+            haps = self.haplotypes(upper)
+            yield haps.buffer, haps.offsets
+            return
+        reference, starts, ends, alt_bytes, alt_offsets, hap_offsets = self.arguments
+        if upper:
+            reference, alt_bytes = _UPPER_BYTES[reference], _UPPER_BYTES[alt_bytes]
+        step = max(1, block_bytes // max(1, len(reference)))
+        for h in range(0, len(hap_offsets) - 1, step):
+            g = min(h + step, len(hap_offsets) - 1)
+            a, b = hap_offsets[h], hap_offsets[g]
+            yield materialise(reference, starts[a:b], ends[a:b], alt_bytes[alt_offsets[a] : alt_offsets[b]],
+                              alt_offsets[a : b + 1] - alt_offsets[a], hap_offsets[h : g + 1] - a)
+
 
 def _gene_jobs(store_path: str, genes: Iterable[str] | None = None,
                reference_only: bool = False) -> Iterator[_GeneJob]:
@@ -1269,10 +1286,12 @@ def export_digests(root: str | os.PathLike, chrom: str, out: str | os.PathLike, 
     path, hap_map = _export_selection(root, chrom, genes, individuals)
 
     def digest(job: _GeneJob) -> tuple[list[int], list[str]]:
-        haps = job.haplotypes(upper=True)
-        bounds = haps.offsets.tolist()
-        return ([b - a for a, b in itertools.pairwise(bounds)],
-                [hashlib.sha1(haps.buffer[a:b]).hexdigest() for a, b in itertools.pairwise(bounds)])
+        lengths, digests = [], []
+        for buffer, offsets in job.blocks(upper=True):
+            bounds = offsets.tolist()
+            lengths += [b - a for a, b in itertools.pairwise(bounds)]
+            digests += [hashlib.sha1(buffer[a:b]).hexdigest() for a, b in itertools.pairwise(bounds)]
+        return lengths, digests
 
     jobs = list(_gene_jobs(path, genes))
     lengths, sha1 = [], []
