@@ -544,7 +544,7 @@ def _resolve_independent(window: Window, refseq: str, carried: Sequence[Record],
     base = np.zeros(len(carried) + 1, dtype=np.int64)
     np.cumsum([len(r.alts) for r in carried], out=base[1:])
     kinds = [k for r in carried for k in r.kinds]
-    code = np.where(columns > 0, base[:-1, None] + columns.astype(np.int64) - 1, -1)
+    code = np.where(columns > 0, base[:-1, None].astype(np.int32) + columns - 1, -1)  # index of the carried ALT
     carried_mask = code >= 0
     is_applied = np.append(np.isin(kinds, APPLIED_KINDS), False)  # index -1: no allele
     applicable = is_applied[code] & carried_mask
@@ -556,11 +556,15 @@ def _resolve_independent(window: Window, refseq: str, carried: Sequence[Record],
     weight = multiplicity[cols]
     sub_inside, sub_code = inside[:, cols], code[:, cols]
     counts["applied"] += int(sub_inside.sum(axis=0) @ weight)
-    counts["trimmed_at_window_end"] += int((sub_inside & (pos + reflen > end)[:, None]).sum(axis=0) @ weight)
-    counts["skipped_before_window"] += int((applicable[:, cols] & (pos < start)[:, None]).sum(axis=0) @ weight)
+    trimmed, before_window = pos + reflen > end, pos < start  # (counting only where some record is)
+    if trimmed.any():
+        counts["trimmed_at_window_end"] += int((sub_inside & trimmed[:, None]).sum(axis=0) @ weight)
+    if before_window.any():
+        counts["skipped_before_window"] += int((applicable[:, cols] & before_window[:, None]).sum(axis=0) @ weight)
     for kind in SKIP_REASONS[2:]:
         is_kind = np.append(np.asarray(kinds) == kind, False)
-        counts[f"skipped_{kind}"] += int(is_kind[sub_code].sum(axis=0) @ weight)
+        if is_kind.any():
+            counts[f"skipped_{kind}"] += int(is_kind[sub_code].sum(axis=0) @ weight)
     hap, record = np.nonzero(sub_inside.T)  # edits, by combination then file order
     alleles = sub_code.T[hap, record]
     codes = np.unique(alleles)
