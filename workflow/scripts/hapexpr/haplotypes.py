@@ -349,6 +349,12 @@ def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return np.repeat(np.asarray(starts, dtype=np.int64) - (ends - counts), counts) + np.arange(total, dtype=np.int64)
 
 
+def _joined_offsets(parts: Sequence[np.ndarray]) -> np.ndarray:
+    """Offset arrays (each from 0) of consecutive parts as one."""
+    shift = np.cumsum([0] + [int(p[-1]) for p in parts[:-1]])
+    return np.concatenate([np.zeros(1, dtype=np.int64)] + [p[1:] + d for p, d in zip(parts, shift)])
+
+
 @dataclass
 class Edits:
     """The edits of several haplotypes of one window, flat (the arguments of `materialise`): haplotype h owns edits
@@ -370,6 +376,13 @@ class Edits:
         np.cumsum([len(a) for a in alts], out=alt_offsets[1:])
         return cls(offsets, np.array([e for r in resolved for e in r.starts], dtype=np.int32),
                    np.array([e for r in resolved for e in r.ends], dtype=np.int32), _ascii("".join(alts)), alt_offsets)
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[Edits]) -> Edits:
+        """The haplotypes of `parts`, one after another."""
+        return cls(_joined_offsets([p.offsets for p in parts]), np.concatenate([p.starts for p in parts]),
+                   np.concatenate([p.ends for p in parts]), np.concatenate([p.alt_bytes for p in parts]),
+                   _joined_offsets([p.alt_offsets for p in parts]))
 
     def take(self, haps: np.ndarray) -> Edits:
         """The edits of haplotypes `haps`, in that order."""
@@ -431,14 +444,10 @@ def build_window(window: Window, refseq: str, records: Sequence[Record], n_haps:
         resolved.append(resolve_haplotype(refseq, window.start, window.tss, edits))
         for name, value in resolved[-1].counts.items():
             counts[name] += value * int(multiplicity[u])
-    slow = Edits.of(resolved)
-    # candidate 0 is the reference, candidate u + 1 the combination u; `place`: where each is in slow + fast
+    # candidate 0 is the reference, candidate u + 1 the combination u; `place`: where each is in resolved + fast
     place = np.empty(columns.shape[1] + 1, dtype=np.int64)
     place[np.concatenate([[0], others + 1, independent + 1])] = np.arange(len(place))
-    both = Edits(np.concatenate([slow.offsets, fast.offsets[1:] + slow.offsets[-1]]),
-                 np.concatenate([slow.starts, fast.starts]), np.concatenate([slow.ends, fast.ends]),
-                 np.concatenate([slow.alt_bytes, fast.alt_bytes]),
-                 np.concatenate([slow.alt_offsets, fast.alt_offsets[1:] + slow.alt_offsets[-1]]))
+    both = Edits.concatenate([Edits.of(resolved), fast])
     candidates = both if not len(others) else both.take(place)  # without others, place is the identity
     tss_offsets = np.concatenate([[r.tss_offset for r in resolved], fast_tss]).astype(np.int64)[place]
     lengths = np.concatenate([[r.length for r in resolved], fast_lengths]).astype(np.int64)[place]
@@ -478,8 +487,8 @@ def _powers(which: int, n: int, inverse: bool = False) -> np.ndarray:
 
 def _sequence_hashes(refseq: str, edits: Edits) -> list[tuple[int, ...]]:
     """Polynomial hashes of each haplotype's sequence (one per modulus), computed from its edits without building
-    it (equal sequences have equal hashes): a reference piece [a, b) that lands at output position a + d contributes its
-    prefix-hash difference times B**d, an ALT at output position o its own hash times B**o."""
+    it (equal sequences have equal hashes): a reference piece [a, b) that lands at output position a + d contributes
+    its prefix-hash difference times B**d, an ALT at output position o its own hash times B**o."""
     hap_offsets, starts, ends = edits.offsets, edits.starts, edits.ends
     alt_bytes, alt_offsets = edits.alt_bytes, edits.alt_offsets
     reference = _ascii(refseq).astype(np.int64)
@@ -687,13 +696,6 @@ def gene_windows(genes: pd.DataFrame | dict[str, list], length: int) -> list[Win
     return sorted(windows, key=lambda w: (w.start, w.end, w.gene_id))
 
 
-
-def _joined_offsets(parts: Sequence[np.ndarray]) -> np.ndarray:
-    """Offset arrays (each from 0) of consecutive parts as one int32 offset array."""
-    shift = np.cumsum([0] + [int(p[-1]) for p in parts[:-1]])
-    return np.concatenate([[0]] + [p[1:] + d for p, d in zip(parts, shift)]).astype(np.int32)
-
-
 @dataclass
 class StoreWriter:
     """Writes the sequence and map files of one chromosome's store, chunk by chunk, to temporary names (atomic_path
@@ -726,11 +728,10 @@ class StoreWriter:
             return
         n_rows = [len(r.tss_offsets) for r in results]
         gene_ids = np.repeat(np.asarray([r.gene_id for r in results], dtype=object), n_rows)
-        edits = [r.edits for r in results]
-        offsets = pa.array(_joined_offsets([e.offsets for e in edits]), pa.int32())
-        alts = pa.StringArray.from_buffers(int(offsets[-1].as_py()),
-                                           pa.py_buffer(_joined_offsets([e.alt_offsets for e in edits])),
-                                           pa.py_buffer(np.concatenate([e.alt_bytes for e in edits])))
+        edits = Edits.concatenate([r.edits for r in results])
+        offsets = pa.array(edits.offsets.astype(np.int32), pa.int32())
+        alts = pa.StringArray.from_buffers(len(edits.starts), pa.py_buffer(edits.alt_offsets.astype(np.int32)),
+                                           pa.py_buffer(edits.alt_bytes))
         references = []
         for r, n in zip(results, n_rows):
             references += [r.reference] + [None] * (n - 1)
@@ -742,8 +743,8 @@ class StoreWriter:
                 pa.array(np.concatenate([r.lengths for r in results]).astype(np.int64), pa.int64()),
                 pa.array(np.repeat([r.start for r in results], n_rows).astype(np.int64), pa.int64()),
                 pa.array(references, pa.large_string()),
-                pa.ListArray.from_arrays(offsets, pa.array(np.concatenate([e.starts for e in edits]), pa.int32())),
-                pa.ListArray.from_arrays(offsets, pa.array(np.concatenate([e.ends for e in edits]), pa.int32())),
+                pa.ListArray.from_arrays(offsets, pa.array(edits.starts, pa.int32())),
+                pa.ListArray.from_arrays(offsets, pa.array(edits.ends, pa.int32())),
                 pa.ListArray.from_arrays(offsets, alts),
             ],
             schema=self._seq_writer.schema,
@@ -1344,7 +1345,8 @@ def read_regions(bed: str) -> tuple[dict[str, list[Window]], int]:
             try:
                 start, end = int(start), int(end)
             except ValueError:
-                raise ValueError(f"{bed}: line {i} has start {start!r} and end {end!r}; both must be integers") from None
+                raise ValueError(f"{bed}: line {i} has start {start!r} and end {end!r}; both must be integers"
+                                 ) from None
             if length is None:
                 length = end - start
             if end - start != length or length <= 0:
