@@ -976,10 +976,13 @@ class GeneHaplotypes:
         return self.buffer[self.offsets[k] : self.offsets[k + 1]].tobytes().decode("ascii")
 
 
-def _read_parquet(path: str | os.PathLike, filters: list | None = None) -> pa.Table:
+def _read_parquet(path: str | os.PathLike, filters: list | None = None, read_dictionary: list | None = None
+                  ) -> pa.Table:
     """A Parquet file, optionally filtered. Unfiltered through ParquetFile, which does not import pyarrow.compute
     (a tenth of a second: much of a short command-line build with its digests)."""
-    return pq.read_table(path, filters=filters) if filters else pq.ParquetFile(path).read()
+    if filters:
+        return pq.read_table(path, filters=filters, read_dictionary=read_dictionary)
+    return pq.ParquetFile(path, read_dictionary=read_dictionary).read()
 
 
 def _list_column(table: pa.Table, name: str) -> tuple[pa.Array, np.ndarray]:
@@ -997,6 +1000,9 @@ def _string_buffers(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return data[offsets[0] : offsets[-1]], offsets.astype(np.int64) - offsets[0]
 
 
+_THREADED_BYTES = 1 << 26  # haplotypes materialised in threads only above this many bytes in all
+
+
 @dataclass
 class _GeneJob:
     """One gene's stored rows, ready to be materialised (possibly in another thread: numpy and hashlib release
@@ -1007,6 +1013,11 @@ class _GeneJob:
     tss_offsets: np.ndarray
     arguments: tuple  # of materialise, or (buffer, offsets) of a table of full sequences
     full_text: bool = False
+
+    @property
+    def size(self) -> int:
+        """About how many bytes the haplotypes take materialised."""
+        return len(self.arguments[0]) * (1 if self.full_text else len(self.hap_ids))
 
     def haplotypes(self, upper: bool = False) -> GeneHaplotypes:
         """Materialised; `upper`: upper-cased (the sources are, before the gather)."""
@@ -1210,8 +1221,9 @@ def haplotype_sequences(sequences: pd.DataFrame, hap_map: pd.DataFrame) -> pd.Da
 
 
 def _export_selection(root: str | os.PathLike, chrom: str, genes: Sequence[str] | None,
-                      individuals: Sequence[str] | None) -> tuple[str, pa.Table]:
-    """The store file of `chrom` and its map rows for the chosen genes/individuals (None: all), checked."""
+                      individuals: Sequence[str] | None, gene_codes: bool = False) -> tuple[str, pa.Table]:
+    """The store file of `chrom` and its map rows for the chosen genes/individuals (None: all), checked;
+    `gene_codes`: gene_id dictionary-encoded."""
     paths = store_paths(root, chrom)
     for path in (paths["sequences"], paths["map"]):
         if not os.path.exists(path):
@@ -1221,7 +1233,7 @@ def _export_selection(root: str | os.PathLike, chrom: str, genes: Sequence[str] 
         filters.append(("gene_id", "in", list(genes)))
     if individuals is not None:
         filters.append(("individual", "in", list(individuals)))
-    hap_map = _read_parquet(paths["map"], filters)
+    hap_map = _read_parquet(paths["map"], filters, ["gene_id"] if gene_codes else None)
     if genes is not None:
         stored = set(pq.read_table(paths["sequences"], columns=["gene_id"],
                                    filters=[("gene_id", "in", list(genes))])["gene_id"].to_pylist())
@@ -1288,7 +1300,7 @@ def export_digests(root: str | os.PathLike, chrom: str, out: str | os.PathLike, 
     Returns the number of lines written."""
     import pyarrow.csv as pacsv
 
-    path, hap_map = _export_selection(root, chrom, genes, individuals)
+    path, hap_map = _export_selection(root, chrom, genes, individuals, gene_codes=True)
 
     def digest(job: _GeneJob) -> tuple[list[int], list[str]]:
         lengths, digests = [], []
@@ -1299,18 +1311,24 @@ def export_digests(root: str | os.PathLike, chrom: str, out: str | os.PathLike, 
         return lengths, digests
 
     jobs = list(_gene_jobs(path, genes))
+    # one gene at a time per thread, in store order; small haplotypes in this thread (on small arrays the threads
+    # would mostly wait for the GIL)
+    if threads > 1 and sum(job.size for job in jobs) > _THREADED_BYTES:
+        with ThreadPoolExecutor(threads) as pool:
+            parts = list(pool.map(digest, jobs))
+    else:
+        parts = [digest(job) for job in jobs]
     lengths, sha1 = [], []
-    with ThreadPoolExecutor(max(1, threads)) as pool:  # one gene at a time per thread, in store order
-        for size, digests in pool.map(digest, jobs):
-            lengths += size
-            sha1 += digests
-    # row of each map entry in the digests: the first row of its gene (hap_ids are 0..n-1 in store order) + hap_id;
-    # the map holds each gene's rows together
+    for size, digests in parts:
+        lengths += size
+        sha1 += digests
+    # row of each map entry in the digests: the first row of its gene (hap_ids are 0..n-1 in store order) + hap_id
     first_row = dict(zip([job.gene_id for job in jobs], np.cumsum([0] + [len(job.hap_ids) for job in jobs])))
-    gene_ids = hap_map.column("gene_id").to_numpy(zero_copy_only=False)
-    runs = np.flatnonzero(np.append(True, gene_ids[1:] != gene_ids[:-1])) if len(gene_ids) else np.zeros(0, int)
-    row = np.repeat([first_row[g] for g in gene_ids[runs]], np.diff(np.append(runs, len(gene_ids))))
-    row = (row + hap_map.column("hap_id").to_numpy()).astype(np.int64)
+    rows = [np.zeros(0, dtype=np.int64)]
+    for chunk in hap_map.column("gene_id").chunks:  # by the dictionary code of each row's gene
+        first_of_code = np.array([first_row[g] for g in chunk.dictionary.to_pylist()], dtype=np.int64)
+        rows.append(first_of_code[chunk.indices.to_numpy()])
+    row = np.concatenate(rows) + hap_map.column("hap_id").to_numpy()
     width = 40  # a sha1 in hex
     table = pa.table({"gene_id": hap_map.column("gene_id"), "sample": hap_map.column("individual"),
                       "hap": hap_map.column("haplotype"), "length": np.asarray(lengths, dtype=np.int64)[row],
