@@ -433,7 +433,9 @@ def build_window(window: Window, refseq: str, records: Sequence[Record], n_haps:
     columns = matrix[:, first]
     independent, fast, fast_tss, fast_lengths = _resolve_independent(window, refseq, carried, columns, multiplicity,
                                                                      counts)
-    others = np.setdiff1d(np.arange(columns.shape[1]), independent)
+    is_other = np.ones(columns.shape[1], dtype=bool)
+    is_other[independent] = False
+    others = np.flatnonzero(is_other)
     resolved = [reference]  # then the combinations with overlapping variants, one by one
     for u in others:
         alleles = columns[:, u]
@@ -461,7 +463,8 @@ def build_window(window: Window, refseq: str, records: Sequence[Record], n_haps:
         else:
             hap_of_candidate[k] = hap_of_candidate[c]
     hap_ids = hap_of_candidate[1:][inverse]
-    counts["n_unique"] = len(np.unique(hap_ids))
+    # every combination is some haplotype's; the reference (candidate 0) only where one equals it
+    counts["n_unique"] = len(kept) - int(not (hap_of_candidate[1:] == 0).any())
     return WindowResult(window.gene_id, window.start, refseq, tss_offsets[kept], lengths[kept],
                         candidates.take(np.array(kept)), hap_ids, counts)
 
@@ -555,7 +558,8 @@ def _resolve_independent(window: Window, refseq: str, carried: Sequence[Record],
     kinds = [k for r in carried for k in r.kinds]
     code = np.where(columns > 0, base[:-1, None].astype(np.int32) + columns - 1, -1)  # index of the carried ALT
     carried_mask = code >= 0
-    is_applied = np.append(np.isin(kinds, APPLIED_KINDS), False)  # index -1: no allele
+    applied_kind = [k in APPLIED_KINDS for k in kinds]
+    is_applied = np.array(applied_kind + [False])  # index -1: no allele
     applicable = is_applied[code] & carried_mask
     inside = applicable & (pos >= start)[:, None]
     reach = np.maximum.accumulate(np.where(inside, stop[:, None] - 1, -1), axis=0)
@@ -565,15 +569,15 @@ def _resolve_independent(window: Window, refseq: str, carried: Sequence[Record],
     weight = multiplicity[cols]
     sub_inside, sub_code = inside[:, cols], code[:, cols]
     counts["applied"] += int(sub_inside.sum(axis=0) @ weight)
-    trimmed, before_window = pos + reflen > end, pos < start  # (counting only where some record is)
+    trimmed, before_window = pos + reflen > end, pos < start  # (counted only where some record is)
     if trimmed.any():
         counts["trimmed_at_window_end"] += int((sub_inside & trimmed[:, None]).sum(axis=0) @ weight)
     if before_window.any():
         counts["skipped_before_window"] += int((applicable[:, cols] & before_window[:, None]).sum(axis=0) @ weight)
-    for kind in SKIP_REASONS[2:]:
-        is_kind = np.append(np.asarray(kinds) == kind, False)
-        if is_kind.any():
-            counts[f"skipped_{kind}"] += int(is_kind[sub_code].sum(axis=0) @ weight)
+    if not all(applied_kind):
+        kind_of_code = np.array(kinds + [""])  # index -1: no allele
+        for kind in SKIP_REASONS[2:]:
+            counts[f"skipped_{kind}"] += int((kind_of_code == kind)[sub_code].sum(axis=0) @ weight)
     hap, record = np.nonzero(sub_inside.T)  # edits, by combination then file order
     alleles = sub_code.T[hap, record]
     codes = np.unique(alleles)
