@@ -255,31 +255,15 @@ def materialise(reference: np.ndarray, starts: np.ndarray, ends: np.ndarray, alt
     starts = np.asarray(starts, dtype=np.int64)
     ends = np.asarray(ends, dtype=np.int64)
     alt_offsets = np.asarray(alt_offsets, dtype=np.int64)
-    prev_end = np.zeros(n_edits, dtype=np.int64)
-    if n_edits:
-        prev_end[1:] = ends[:-1]
-        prev_end[hap_offsets[:-1][per_hap > 0]] = 0
-    # pieces per haplotype: ref gap, alt, ref gap, alt, ..., final ref tail
-    src = np.empty(2 * n_edits + n_haps, dtype=np.int64)
-    size = np.empty(2 * n_edits + n_haps, dtype=np.int64)
-    gap = 2 * np.arange(n_edits, dtype=np.int64) + hap_of_edit
-    src[gap], size[gap] = prev_end, starts - prev_end
-    src[gap + 1], size[gap + 1] = n_ref + alt_offsets[:-1], np.diff(alt_offsets)
-    tail = 2 * hap_offsets[1:] + np.arange(n_haps, dtype=np.int64)
-    last_end = np.zeros(n_haps, dtype=np.int64)
-    last_end[per_hap > 0] = ends[hap_offsets[1:][per_hap > 0] - 1]
-    src[tail], size[tail] = last_end, n_ref - last_end
-    piece_out = np.zeros(len(size) + 1, dtype=np.int64)
-    np.cumsum(size, out=piece_out[1:])
-    buffer = np.empty(int(piece_out[-1]), dtype=np.uint8)
-    first_piece = np.append(2 * hap_offsets[:-1] + np.arange(n_haps), len(size))
-    offsets = piece_out[first_piece]
     alt_len = np.diff(alt_offsets)
     growth = alt_len - (ends - starts)
-    shifted = growth != 0
+    offsets = np.zeros(n_haps + 1, dtype=np.int64)
+    np.cumsum(n_ref + np.bincount(hap_of_edit, weights=growth, minlength=n_haps).astype(np.int64), out=offsets[1:])
     if n_edits == 0:
         return np.tile(reference, n_haps), offsets
-    if len(buffer) > 256 * (int(shifted.sum()) + n_haps):
+    shifted = growth != 0
+    if offsets[-1] > 256 * (int(shifted.sum()) + n_haps):
+        buffer = np.empty(int(offsets[-1]), dtype=np.uint8)
         # long stretches of reference: copy each stretch between length-changing edits (memcpy), then write every
         # ALT byte in place with one scatter
         shift = _exclusive_sums(growth, hap_offsets)
@@ -306,6 +290,23 @@ def materialise(reference: np.ndarray, starts: np.ndarray, ends: np.ndarray, alt
             within = np.arange(len(alt_bytes), dtype=np.int64) - np.repeat(alt_offsets[:-1], alt_len)
             buffer[np.repeat(out_start, alt_len) + within] = alt_bytes
         return buffer, offsets
+    # pieces per haplotype: ref gap, alt, ref gap, alt, ..., final ref tail
+    prev_end = np.zeros(n_edits, dtype=np.int64)
+    prev_end[1:] = ends[:-1]
+    prev_end[hap_offsets[:-1][per_hap > 0]] = 0
+    src = np.empty(2 * n_edits + n_haps, dtype=np.int64)
+    size = np.empty(2 * n_edits + n_haps, dtype=np.int64)
+    gap = 2 * np.arange(n_edits, dtype=np.int64) + hap_of_edit
+    src[gap], size[gap] = prev_end, starts - prev_end
+    src[gap + 1], size[gap + 1] = n_ref + alt_offsets[:-1], alt_len
+    tail = 2 * hap_offsets[1:] + np.arange(n_haps, dtype=np.int64)
+    last_end = np.zeros(n_haps, dtype=np.int64)
+    last_end[per_hap > 0] = ends[hap_offsets[1:][per_hap > 0] - 1]
+    src[tail], size[tail] = last_end, n_ref - last_end
+    piece_out = np.zeros(len(size) + 1, dtype=np.int64)
+    np.cumsum(size, out=piece_out[1:])
+    first_piece = np.append(2 * hap_offsets[:-1] + np.arange(n_haps), len(size))
+    buffer = np.empty(int(offsets[-1]), dtype=np.uint8)
     source = np.concatenate([reference, alt_bytes])
     index_type = np.int32 if len(source) < 2**31 - 1 else np.int64
     h = 0
