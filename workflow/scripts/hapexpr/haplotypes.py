@@ -872,17 +872,18 @@ def write_store(
     threads = max(1, min(threads, len(windows)))
     size = max(1, min(chunk_genes, -(-len(windows) // (4 * threads)))) if threads > 1 else max(1, chunk_genes)
     chunks = _chunks(windows, size)
-    writer = StoreWriter(str(sequences_path), str(map_path), individuals, window)
     rows = []
     pool = None
     if threads > 1:  # fork: workers inherit the imported modules; each opens its own files
         pool = ProcessPoolExecutor(threads, mp_context=multiprocessing.get_context("fork"))
     try:
+        # the chunks are handed out first, so that the workers build while this process opens the store
+        parts = (pool.map(_build_windows, [source] * len(chunks), chunks) if pool is not None
+                 else (_build_windows(source, c) for c in chunks))
+        writer = StoreWriter(str(sequences_path), str(map_path), individuals, window)
         with atomic_path(sequences_path) as seq_tmp, atomic_path(map_path) as map_tmp:
             writer.open(seq_tmp, map_tmp)
             try:
-                parts = (pool.map(_build_windows, [source] * len(chunks), chunks) if pool is not None
-                         else (_build_windows(source, c) for c in chunks))
                 done = 0
                 for part in parts:
                     for result in part:
