@@ -18,11 +18,14 @@ reference window once, and per distinct haplotype its resolved edits (window off
 replaced by `edit_alt`), plus the map (individual, haplotype) -> hap_id and per-gene counts. Sequences are
 materialised on demand by a numpy gather kernel (`materialise`): `read_windows` gives the fixed-length,
 strand-oriented view models use, `read_store`/`export_fasta`/`export_digests` the variable-length haplotypes.
-`python -m hapexpr.haplotypes build|export` runs the same code outside Snakemake.
+`python -m hapexpr.haplotypes build|export` runs the same code outside Snakemake (without importing pandas).
 """
+
+from __future__ import annotations
 
 import argparse
 import bisect
+import csv
 import hashlib
 import itertools
 import json
@@ -34,13 +37,13 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hapexpr.io import atomic_path, write_tsv
+from hapexpr.io import atomic_path
 from hapexpr.reference import Reference
 from hapexpr.variants import (
     APPLIED_KINDS,
@@ -51,6 +54,9 @@ from hapexpr.variants import (
     allele_kind,
     htslib_is_indel,
 )
+
+if TYPE_CHECKING:  # imported where a DataFrame is made: the command line builds and exports without pandas
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -249,31 +255,15 @@ def materialise(reference: np.ndarray, starts: np.ndarray, ends: np.ndarray, alt
     starts = np.asarray(starts, dtype=np.int64)
     ends = np.asarray(ends, dtype=np.int64)
     alt_offsets = np.asarray(alt_offsets, dtype=np.int64)
-    prev_end = np.zeros(n_edits, dtype=np.int64)
-    if n_edits:
-        prev_end[1:] = ends[:-1]
-        prev_end[hap_offsets[:-1][per_hap > 0]] = 0
-    # pieces per haplotype: ref gap, alt, ref gap, alt, ..., final ref tail
-    src = np.empty(2 * n_edits + n_haps, dtype=np.int64)
-    size = np.empty(2 * n_edits + n_haps, dtype=np.int64)
-    gap = 2 * np.arange(n_edits, dtype=np.int64) + hap_of_edit
-    src[gap], size[gap] = prev_end, starts - prev_end
-    src[gap + 1], size[gap + 1] = n_ref + alt_offsets[:-1], np.diff(alt_offsets)
-    tail = 2 * hap_offsets[1:] + np.arange(n_haps, dtype=np.int64)
-    last_end = np.zeros(n_haps, dtype=np.int64)
-    last_end[per_hap > 0] = ends[hap_offsets[1:][per_hap > 0] - 1]
-    src[tail], size[tail] = last_end, n_ref - last_end
-    piece_out = np.zeros(len(size) + 1, dtype=np.int64)
-    np.cumsum(size, out=piece_out[1:])
-    buffer = np.empty(int(piece_out[-1]), dtype=np.uint8)
-    first_piece = np.append(2 * hap_offsets[:-1] + np.arange(n_haps), len(size))
-    offsets = piece_out[first_piece]
     alt_len = np.diff(alt_offsets)
     growth = alt_len - (ends - starts)
-    shifted = growth != 0
+    offsets = np.zeros(n_haps + 1, dtype=np.int64)
+    np.cumsum(n_ref + np.bincount(hap_of_edit, weights=growth, minlength=n_haps).astype(np.int64), out=offsets[1:])
     if n_edits == 0:
         return np.tile(reference, n_haps), offsets
-    if len(buffer) > 256 * (int(shifted.sum()) + n_haps):
+    shifted = growth != 0
+    if offsets[-1] > 256 * (int(shifted.sum()) + n_haps):
+        buffer = np.empty(int(offsets[-1]), dtype=np.uint8)
         # long stretches of reference: copy each stretch between length-changing edits (memcpy), then write every
         # ALT byte in place with one scatter
         shift = _exclusive_sums(growth, hap_offsets)
@@ -300,6 +290,23 @@ def materialise(reference: np.ndarray, starts: np.ndarray, ends: np.ndarray, alt
             within = np.arange(len(alt_bytes), dtype=np.int64) - np.repeat(alt_offsets[:-1], alt_len)
             buffer[np.repeat(out_start, alt_len) + within] = alt_bytes
         return buffer, offsets
+    # pieces per haplotype: ref gap, alt, ref gap, alt, ..., final ref tail
+    prev_end = np.zeros(n_edits, dtype=np.int64)
+    prev_end[1:] = ends[:-1]
+    prev_end[hap_offsets[:-1][per_hap > 0]] = 0
+    src = np.empty(2 * n_edits + n_haps, dtype=np.int64)
+    size = np.empty(2 * n_edits + n_haps, dtype=np.int64)
+    gap = 2 * np.arange(n_edits, dtype=np.int64) + hap_of_edit
+    src[gap], size[gap] = prev_end, starts - prev_end
+    src[gap + 1], size[gap + 1] = n_ref + alt_offsets[:-1], alt_len
+    tail = 2 * hap_offsets[1:] + np.arange(n_haps, dtype=np.int64)
+    last_end = np.zeros(n_haps, dtype=np.int64)
+    last_end[per_hap > 0] = ends[hap_offsets[1:][per_hap > 0] - 1]
+    src[tail], size[tail] = last_end, n_ref - last_end
+    piece_out = np.zeros(len(size) + 1, dtype=np.int64)
+    np.cumsum(size, out=piece_out[1:])
+    first_piece = np.append(2 * hap_offsets[:-1] + np.arange(n_haps), len(size))
+    buffer = np.empty(int(offsets[-1]), dtype=np.uint8)
     source = np.concatenate([reference, alt_bytes])
     index_type = np.int32 if len(source) < 2**31 - 1 else np.int64
     h = 0
@@ -336,6 +343,64 @@ def _ascii(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
 
 
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The ranges starts[i]:starts[i] + counts[i], concatenated."""
+    ends = np.cumsum(counts)
+    total = int(ends[-1]) if len(ends) else 0
+    return np.repeat(np.asarray(starts, dtype=np.int64) - (ends - counts), counts) + np.arange(total, dtype=np.int64)
+
+
+def _joined_offsets(parts: Sequence[np.ndarray]) -> np.ndarray:
+    """Offset arrays (each from 0) of consecutive parts as one."""
+    shift = np.cumsum([0] + [int(p[-1]) for p in parts[:-1]])
+    return np.concatenate([np.zeros(1, dtype=np.int64)] + [p[1:] + d for p, d in zip(parts, shift)])
+
+
+@dataclass
+class Edits:
+    """The edits of several haplotypes of one window, flat (the arguments of `materialise`): haplotype h owns edits
+    offsets[h]:offsets[h + 1], edit k replaces window offsets [starts[k], ends[k]) with
+    alt_bytes[alt_offsets[k]:alt_offsets[k + 1]]."""
+
+    offsets: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    alt_bytes: np.ndarray
+    alt_offsets: np.ndarray
+
+    @classmethod
+    def of(cls, resolved: Sequence[Resolved]) -> Edits:
+        offsets = np.zeros(len(resolved) + 1, dtype=np.int64)
+        np.cumsum([len(r.starts) for r in resolved], out=offsets[1:])
+        alts = [a for r in resolved for a in r.alts]
+        alt_offsets = np.zeros(len(alts) + 1, dtype=np.int64)
+        np.cumsum([len(a) for a in alts], out=alt_offsets[1:])
+        return cls(offsets, np.array([e for r in resolved for e in r.starts], dtype=np.int32),
+                   np.array([e for r in resolved for e in r.ends], dtype=np.int32), _ascii("".join(alts)), alt_offsets)
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[Edits]) -> Edits:
+        """The haplotypes of `parts`, one after another."""
+        return cls(_joined_offsets([p.offsets for p in parts]), np.concatenate([p.starts for p in parts]),
+                   np.concatenate([p.ends for p in parts]), np.concatenate([p.alt_bytes for p in parts]),
+                   _joined_offsets([p.alt_offsets for p in parts]))
+
+    def take(self, haps: np.ndarray) -> Edits:
+        """The edits of haplotypes `haps`, in that order."""
+        counts = np.diff(self.offsets)[haps]
+        offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        edit = _ranges(self.offsets[:-1][haps], counts)
+        alt_len = np.diff(self.alt_offsets)[edit]
+        alt_offsets = np.zeros(len(edit) + 1, dtype=np.int64)
+        np.cumsum(alt_len, out=alt_offsets[1:])
+        return Edits(offsets, self.starts[edit], self.ends[edit],
+                     self.alt_bytes[_ranges(self.alt_offsets[:-1][edit], alt_len)], alt_offsets)
+
+    def materialise(self, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return materialise(reference, self.starts, self.ends, self.alt_bytes, self.alt_offsets, self.offsets)
+
+
 @dataclass
 class WindowResult:
     """The distinct haplotypes of one window as edits (hap_id 0 = the reference, no edits) and the map."""
@@ -343,30 +408,11 @@ class WindowResult:
     gene_id: str
     start: int
     reference: str
-    tss_offsets: list[int]
-    lengths: list[int]
-    edit_offsets: np.ndarray  # stored haplotype k owns edits edit_offsets[k]:edit_offsets[k + 1]
-    edit_starts: np.ndarray
-    edit_ends: np.ndarray
-    edit_alts: list[str]
+    tss_offsets: np.ndarray
+    lengths: np.ndarray
+    edits: Edits  # of the stored haplotypes, hap_id order
     hap_ids: np.ndarray  # one per haplotype column (2N), 0 = reference
     counts: dict[str, int]
-
-
-def _stack_edits(resolved: Sequence[Resolved]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """Edits of several haplotypes as flat arrays: (haplotype offsets, starts, ends, alts)."""
-    offsets = np.zeros(len(resolved) + 1, dtype=np.int64)
-    np.cumsum([len(r.starts) for r in resolved], out=offsets[1:])
-    chain = itertools.chain.from_iterable
-    starts = np.fromiter(chain(r.starts for r in resolved), dtype=np.int32, count=int(offsets[-1]))
-    ends = np.fromiter(chain(r.ends for r in resolved), dtype=np.int32, count=int(offsets[-1]))
-    return offsets, starts, ends, list(chain(r.alts for r in resolved))
-
-
-def _alt_buffer(alts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    offsets = np.zeros(len(alts) + 1, dtype=np.int64)
-    np.cumsum([len(a) for a in alts], out=offsets[1:])
-    return _ascii("".join(alts)), offsets
 
 
 def build_window(window: Window, refseq: str, records: Sequence[Record], n_haps: int) -> WindowResult:
@@ -380,27 +426,36 @@ def build_window(window: Window, refseq: str, records: Sequence[Record], n_haps:
     reference = resolve_haplotype(refseq, window.start, window.tss, ())
     if not carried:
         counts["n_unique"] = 1
-        return WindowResult(window.gene_id, window.start, refseq, [reference.tss_offset], [len(refseq)],
-                            np.zeros(2, dtype=np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32), [],
-                            np.zeros(n_haps, dtype=np.int32), counts)
+        return WindowResult(window.gene_id, window.start, refseq, np.array([reference.tss_offset]),
+                            np.array([len(refseq)]), Edits.of([reference]), np.zeros(n_haps, dtype=np.int32), counts)
     matrix = np.stack([r.alleles for r in carried])
     first, inverse = unique_haplotypes(matrix)
     multiplicity = np.bincount(inverse, minlength=len(first))
     columns = matrix[:, first]
-    candidates: list[Resolved | None] = [reference] + _resolve_independent(window, refseq, carried, columns,
-                                                                           multiplicity, counts)
-    for u in np.flatnonzero([c is None for c in candidates[1:]]):
+    independent, fast, fast_tss, fast_lengths = _resolve_independent(window, refseq, carried, columns, multiplicity,
+                                                                     counts)
+    is_other = np.ones(columns.shape[1], dtype=bool)
+    is_other[independent] = False
+    others = np.flatnonzero(is_other)
+    resolved = [reference]  # then the combinations with overlapping variants, one by one
+    for u in others:
         alleles = columns[:, u]
         edits = []
         for i in np.flatnonzero(alleles):
             r, a = carried[i], alleles[i] - 1
             edits.append((r.pos, r.ref, r.alts[a], r.kinds[a]))
-        resolved = resolve_haplotype(refseq, window.start, window.tss, edits)
-        candidates[u + 1] = resolved
-        for name, value in resolved.counts.items():
+        resolved.append(resolve_haplotype(refseq, window.start, window.tss, edits))
+        for name, value in resolved[-1].counts.items():
             counts[name] += value * int(multiplicity[u])
-    canonical = _identical_sequences(refseq, candidates)
-    hap_of_candidate = np.empty(len(candidates), dtype=np.int32)
+    # candidate 0 is the reference, candidate u + 1 the combination u; `place`: where each is in resolved + fast
+    place = np.empty(columns.shape[1] + 1, dtype=np.int64)
+    place[np.concatenate([[0], others + 1, independent + 1])] = np.arange(len(place))
+    both = Edits.concatenate([Edits.of(resolved), fast])
+    candidates = both if not len(others) else both.take(place)  # without others, place is the identity
+    tss_offsets = np.concatenate([[r.tss_offset for r in resolved], fast_tss]).astype(np.int64)[place]
+    lengths = np.concatenate([[r.length for r in resolved], fast_lengths]).astype(np.int64)[place]
+    canonical = _identical_sequences(refseq, candidates, tss_offsets, lengths)
+    hap_of_candidate = np.empty(len(canonical), dtype=np.int32)
     kept: list[int] = []
     for k, c in enumerate(canonical):
         if c == k:
@@ -408,16 +463,16 @@ def build_window(window: Window, refseq: str, records: Sequence[Record], n_haps:
             kept.append(k)
         else:
             hap_of_candidate[k] = hap_of_candidate[c]
-    chosen = [candidates[k] for k in kept]
-    hap_offsets, starts, ends, alts = _stack_edits(chosen)
     hap_ids = hap_of_candidate[1:][inverse]
-    counts["n_unique"] = len(np.unique(hap_ids))
-    return WindowResult(window.gene_id, window.start, refseq, [r.tss_offset for r in chosen],
-                        [r.length for r in chosen], hap_offsets, starts, ends, alts, hap_ids, counts)
+    # every combination is some haplotype's; the reference (candidate 0) only where one equals it
+    counts["n_unique"] = len(kept) - int(not (hap_of_candidate[1:] == 0).any())
+    return WindowResult(window.gene_id, window.start, refseq, tss_offsets[kept], lengths[kept],
+                        candidates.take(np.array(kept)), hap_ids, counts)
 
 
-_HASH_MODULI = (2_147_483_647, 1_000_000_007)  # primes below 2**31: products of two residues fit in int64
-_HASH_BASES = (1_000_003, 911_382_323)
+# one prime below 2**31 (products of two residues fit in int64): a collision only costs a byte-for-byte comparison
+_HASH_MODULI = (2_147_483_647,)
+_HASH_BASES = (1_000_003,)
 _hash_powers: dict[tuple[int, bool], np.ndarray] = {}
 
 
@@ -434,14 +489,14 @@ def _powers(which: int, n: int, inverse: bool = False) -> np.ndarray:
     return table
 
 
-def _sequence_hashes(refseq: str, resolved: Sequence[Resolved]) -> list[tuple[int, ...]]:
-    """Two polynomial hashes of each haplotype's sequence, computed from its edits without building it (equal
-    sequences have equal hashes): a reference piece [a, b) that lands at output position a + d contributes its
-    prefix-hash difference times B**d, an ALT at output position o its own hash times B**o."""
-    hap_offsets, starts, ends, alts = _stack_edits(resolved)
-    alt_bytes, alt_offsets = _alt_buffer(alts)
+def _sequence_hashes(refseq: str, edits: Edits) -> list[tuple[int, ...]]:
+    """Polynomial hashes of each haplotype's sequence (one per modulus), computed from its edits without building
+    it (equal sequences have equal hashes): a reference piece [a, b) that lands at output position a + d contributes
+    its prefix-hash difference times B**d, an ALT at output position o its own hash times B**o."""
+    hap_offsets, starts, ends = edits.offsets, edits.starts, edits.ends
+    alt_bytes, alt_offsets = edits.alt_bytes, edits.alt_offsets
     reference = _ascii(refseq).astype(np.int64)
-    n_ref, n_haps = len(reference), len(resolved)
+    n_ref, n_haps = len(reference), len(hap_offsets) - 1
     starts, ends = starts.astype(np.int64), ends.astype(np.int64)
     alt_len = np.diff(alt_offsets)
     growth = alt_len - (ends - starts)
@@ -488,11 +543,13 @@ def _exclusive_sums(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 
 def _resolve_independent(window: Window, refseq: str, carried: Sequence[Record], columns: np.ndarray,
-                         multiplicity: np.ndarray, counts: dict[str, int]) -> list[Resolved | None]:
+                         multiplicity: np.ndarray, counts: dict[str, int],
+                         ) -> tuple[np.ndarray, Edits, np.ndarray, np.ndarray]:
     """`resolve_haplotype` for every distinct allele combination (column of `columns`, records x combinations)
     whose applicable variants do not overlap one another, at once with numpy: there bcftools' rules reduce to
-    "apply each, trimmed at the window end, in the case of the base it replaces". Their counts (times
-    `multiplicity`) are added to `counts`; the other combinations are None, for resolve_haplotype."""
+    "apply each, trimmed at the window end, in the case of the base it replaces". Returns those columns and their
+    edits, TSS offsets and lengths; their counts (times `multiplicity`) are added to `counts`. The other
+    combinations are for resolve_haplotype."""
     start, end = window.start, window.end
     pos = np.array([r.pos for r in carried], dtype=np.int64)
     reflen = np.array([len(r.ref) for r in carried], dtype=np.int64)
@@ -500,38 +557,47 @@ def _resolve_independent(window: Window, refseq: str, carried: Sequence[Record],
     base = np.zeros(len(carried) + 1, dtype=np.int64)
     np.cumsum([len(r.alts) for r in carried], out=base[1:])
     kinds = [k for r in carried for k in r.kinds]
-    code = np.where(columns > 0, base[:-1, None] + columns.astype(np.int64) - 1, -1)
+    code = np.where(columns > 0, base[:-1, None].astype(np.int32) + columns - 1, -1)  # index of the carried ALT
     carried_mask = code >= 0
-    is_applied = np.append(np.isin(kinds, APPLIED_KINDS), False)  # index -1: no allele
+    applied_kind = [k in APPLIED_KINDS for k in kinds]
+    is_applied = np.array(applied_kind + [False])  # index -1: no allele
     applicable = is_applied[code] & carried_mask
     inside = applicable & (pos >= start)[:, None]
     reach = np.maximum.accumulate(np.where(inside, stop[:, None] - 1, -1), axis=0)
     reach = np.vstack([np.full((1, columns.shape[1]), -1), reach[:-1]])
     independent = ~np.any(inside & (pos[:, None] <= reach), axis=0)
-    out: list[Resolved | None] = [None] * columns.shape[1]
     cols = np.flatnonzero(independent)
-    if not len(cols):
-        return out
     weight = multiplicity[cols]
     sub_inside, sub_code = inside[:, cols], code[:, cols]
     counts["applied"] += int(sub_inside.sum(axis=0) @ weight)
-    counts["trimmed_at_window_end"] += int((sub_inside & (pos + reflen > end)[:, None]).sum(axis=0) @ weight)
-    counts["skipped_before_window"] += int((applicable[:, cols] & (pos < start)[:, None]).sum(axis=0) @ weight)
-    for kind in SKIP_REASONS[2:]:
-        is_kind = np.append(np.asarray(kinds) == kind, False)
-        counts[f"skipped_{kind}"] += int(is_kind[sub_code].sum(axis=0) @ weight)
+    trimmed, before_window = pos + reflen > end, pos < start  # (counted only where some record is)
+    if trimmed.any():
+        counts["trimmed_at_window_end"] += int((sub_inside & trimmed[:, None]).sum(axis=0) @ weight)
+    if before_window.any():
+        counts["skipped_before_window"] += int((applicable[:, cols] & before_window[:, None]).sum(axis=0) @ weight)
+    if not all(applied_kind):
+        kind_of_code = np.array(kinds + [""])  # index -1: no allele
+        for kind in SKIP_REASONS[2:]:
+            counts[f"skipped_{kind}"] += int((kind_of_code == kind)[sub_code].sum(axis=0) @ weight)
     hap, record = np.nonzero(sub_inside.T)  # edits, by combination then file order
     alleles = sub_code.T[hap, record]
-    replacement: dict[int, str] = {}
-    for c in np.unique(alleles).tolist():
-        i = int(np.searchsorted(base, c, side="right")) - 1
-        r, alt = carried[i], carried[i].alts[c - base[i]]
-        rlen = int(stop[i] - pos[i])
+    codes = np.unique(alleles)
+    replacements = []
+    first_code, kept = base.tolist(), (stop - pos).tolist()  # per record: code of its first ALT, REF bases kept
+    for c, i in zip(codes.tolist(), (np.searchsorted(base, codes, side="right") - 1).tolist()):
+        r = carried[i]
+        alt, rlen = r.alts[c - first_code[i]], kept[i]
         alt = alt[:rlen] if rlen < len(r.ref) and len(alt) > rlen else alt
-        replacement[c] = alt.lower() if refseq[r.pos - start].islower() else alt.upper()
-    alts = [replacement[c] for c in alleles.tolist()]
+        replacements.append(alt.lower() if refseq[r.pos - start].islower() else alt.upper())
+    replacement_offsets = np.zeros(len(codes) + 1, dtype=np.int64)
+    np.cumsum([len(a) for a in replacements], out=replacement_offsets[1:])
+    which = np.searchsorted(codes, alleles)  # each edit's replacement
+    alt_len = np.diff(replacement_offsets)[which]
+    alt_offsets = np.zeros(len(alleles) + 1, dtype=np.int64)
+    np.cumsum(alt_len, out=alt_offsets[1:])
+    alt_bytes = _ascii("".join(replacements))[_ranges(replacement_offsets[:-1][which], alt_len)]
     starts, ends = pos[record] - start, stop[record] - start
-    growth = np.array([len(a) for a in alts], dtype=np.int64) - (ends - starts)
+    growth = alt_len - (ends - starts)
     per_hap = np.bincount(hap, minlength=len(cols))
     offsets = np.zeros(len(cols) + 1, dtype=np.int64)
     np.cumsum(per_hap, out=offsets[1:])
@@ -542,40 +608,38 @@ def _resolve_independent(window: Window, refseq: str, carried: Sequence[Record],
     after = np.where(ends > tss, np.arange(len(ends)), len(ends))
     first_after = np.full(len(cols), len(ends), dtype=np.int64)
     np.minimum.at(first_after, hap, after)
-    starts_l, ends_l, before_l = starts.tolist(), ends.tolist(), before.tolist()
-    for j, u in enumerate(cols.tolist()):
-        a, b = int(offsets[j]), int(offsets[j + 1])
-        k = int(first_after[j])
-        if k < b:
-            s = starts_l[k]
-            offset = (s + before_l[k] + min(tss - s, len(alts[k]))) if s <= tss else tss + before_l[k]
-        else:
-            offset = tss + int(total[j])
-        out[u] = Resolved(starts_l[a:b], ends_l[a:b], alts[a:b], offset, len(refseq) + int(total[j]))
-    return out
+    tss_offsets = tss + total
+    has = first_after < len(ends)
+    if has.any():
+        k = first_after[has]
+        s = starts[k]
+        tss_offsets[has] = np.where(s <= tss, s + before[k] + np.minimum(tss - s, alt_len[k]), tss + before[k])
+    edits = Edits(offsets, starts.astype(np.int32), ends.astype(np.int32), alt_bytes, alt_offsets)
+    return cols, edits, tss_offsets, len(refseq) + total
 
 
-def _identical_sequences(refseq: str, candidates: Sequence[Resolved]) -> list[int]:
-    """For each resolved haplotype, the first one with the same sequence and TSS offset. Equal edits give equal
-    sequences; different edits can too (an MNP and two SNVs, a deletion shifted in a repeat): distinct edit lists
-    with equal hashes, length and TSS offset are materialised and compared byte for byte, so the answer is exact."""
-    first_of: dict[tuple, int] = {}
-    canonical = []
-    for k, r in enumerate(candidates):
-        canonical.append(first_of.setdefault((tuple(r.starts), tuple(r.ends), tuple(r.alts), r.tss_offset), k))
-    distinct = [k for k, c in enumerate(canonical) if c == k]
-    groups: dict[tuple, list[int]] = {}
-    for k, key in zip(distinct, _sequence_hashes(refseq, [candidates[k] for k in distinct])):
-        groups.setdefault((*key, candidates[k].length, candidates[k].tss_offset), []).append(k)
-    suspects = [k for group in groups.values() if len(group) > 1 for k in group]
+_COMPARE_BYTES = 1 << 20  # candidates of a window shorter than this in all are compared without hashing
+
+
+def _identical_sequences(refseq: str, candidates: Edits, tss_offsets: np.ndarray, lengths: np.ndarray) -> list[int]:
+    """For each haplotype, the first one with the same sequence and TSS offset. Different edits can give equal
+    sequences (an MNP and two SNVs, a deletion shifted in a repeat): haplotypes with equal hashes, length and TSS
+    offset are materialised and compared byte for byte, so the answer is exact. Few short haplotypes are compared
+    byte for byte at once (cheaper than hashing)."""
+    canonical = list(range(len(lengths)))
+    if int(lengths.sum()) <= _COMPARE_BYTES:
+        suspects, compared = list(canonical), candidates
+    else:
+        groups: dict[tuple, list[int]] = {}
+        for k, key in enumerate(zip(_sequence_hashes(refseq, candidates), lengths.tolist(), tss_offsets.tolist())):
+            groups.setdefault(key, []).append(k)
+        suspects = [k for group in groups.values() if len(group) > 1 for k in group]
+        compared = candidates.take(np.array(suspects, dtype=np.int64))
     if suspects:
-        hap_offsets, starts, ends, alts = _stack_edits([candidates[k] for k in suspects])
-        buffer, offsets = materialise(_ascii(refseq), starts, ends, *_alt_buffer(alts), hap_offsets)
+        buffer, offsets = compared.materialise(_ascii(refseq))
         seen: dict[tuple[bytes, int], int] = {}
-        same = {}
         for i, k in enumerate(suspects):
-            same[k] = seen.setdefault((buffer[offsets[i] : offsets[i + 1]].tobytes(), candidates[k].tss_offset), k)
-        canonical = [same.get(c, c) for c in canonical]
+            canonical[k] = seen.setdefault((buffer[offsets[i] : offsets[i + 1]].tobytes(), int(tss_offsets[k])), k)
     return canonical
 
 
@@ -630,12 +694,11 @@ def iter_window_records(reader: VcfReader | None, vcf_chrom: str | None,
             yield w, [r for r in buffer[lo:hi] if r.end > w.start]
 
 
-def gene_windows(genes: pd.DataFrame, length: int) -> list[Window]:
-    """Windows of the genes of one chromosome, sorted by start."""
+def gene_windows(genes: pd.DataFrame | dict[str, list], length: int) -> list[Window]:
+    """Windows of the genes (columns gene_id, tss, strand) of one chromosome, sorted by start."""
     windows = [Window(g, *window_bounds(int(t), s, length), int(t)) for g, t, s in
                zip(genes["gene_id"], genes["tss"], genes["strand"])]
     return sorted(windows, key=lambda w: (w.start, w.end, w.gene_id))
-
 
 
 @dataclass
@@ -670,12 +733,10 @@ class StoreWriter:
             return
         n_rows = [len(r.tss_offsets) for r in results]
         gene_ids = np.repeat(np.asarray([r.gene_id for r in results], dtype=object), n_rows)
-        edit_offsets = [np.zeros(1, dtype=np.int64)]
-        base = 0
-        for r in results:
-            edit_offsets.append(r.edit_offsets[1:] + base)
-            base += int(r.edit_offsets[-1])
-        offsets = pa.array(np.concatenate(edit_offsets).astype(np.int32), pa.int32())
+        edits = Edits.concatenate([r.edits for r in results])
+        offsets = pa.array(edits.offsets.astype(np.int32), pa.int32())
+        alts = pa.StringArray.from_buffers(len(edits.starts), pa.py_buffer(edits.alt_offsets.astype(np.int32)),
+                                           pa.py_buffer(edits.alt_bytes))
         references = []
         for r, n in zip(results, n_rows):
             references += [r.reference] + [None] * (n - 1)
@@ -687,9 +748,9 @@ class StoreWriter:
                 pa.array(np.concatenate([r.lengths for r in results]).astype(np.int64), pa.int64()),
                 pa.array(np.repeat([r.start for r in results], n_rows).astype(np.int64), pa.int64()),
                 pa.array(references, pa.large_string()),
-                pa.ListArray.from_arrays(offsets, pa.array(np.concatenate([r.edit_starts for r in results]))),
-                pa.ListArray.from_arrays(offsets, pa.array(np.concatenate([r.edit_ends for r in results]))),
-                pa.ListArray.from_arrays(offsets, pa.array([a for r in results for a in r.edit_alts], pa.string())),
+                pa.ListArray.from_arrays(offsets, pa.array(edits.starts, pa.int32())),
+                pa.ListArray.from_arrays(offsets, pa.array(edits.ends, pa.int32())),
+                pa.ListArray.from_arrays(offsets, alts),
             ],
             schema=self._seq_writer.schema,
         )
@@ -765,7 +826,32 @@ def build_store(
     chunk_genes: int = 64,
     threads: int = 1,
 ) -> pd.DataFrame:
-    """Build the haplotype store of one chromosome (FASTA spelling) and return the per-gene counts.
+    """Build the haplotype store of one chromosome (FASTA spelling) and return the per-gene counts (`write_store`
+    on the windows of the genes of `chrom`)."""
+    import pandas as pd
+
+    windows = gene_windows(genes[genes["chrom"] == chrom], window)
+    rows = write_store(vcf, fasta, chrom, windows, window, individuals, sequences_path, map_path, counts_path, policy,
+                       chunk_genes, threads)
+    return pd.DataFrame(rows, columns=COUNT_COLUMNS)
+
+
+def write_store(
+    vcf: str | os.PathLike | None,
+    fasta: str | os.PathLike,
+    chrom: str,
+    windows: Sequence[Window],
+    window: int,
+    individuals: Sequence[str],
+    sequences_path: str | os.PathLike,
+    map_path: str | os.PathLike,
+    counts_path: str | os.PathLike,
+    policy: GenotypePolicy,
+    chunk_genes: int = 64,
+    threads: int = 1,
+) -> list[dict]:
+    """Build the store of `windows` (sorted by start, as `gene_windows` gives) of one chromosome; write its three
+    files and return the per-gene count rows (COUNT_COLUMNS).
 
     Windows are built in chunks of at most `chunk_genes` consecutive genes, by `threads` worker processes when
     more than one (results are written in gene order, so the store does not depend on `threads`). Memory holds the
@@ -774,7 +860,6 @@ def build_store(
     reference = Reference(fasta)
     fasta_chrom = reference.resolve(chrom, source=f"{fasta} (gene table chromosome)")
     reference.close()
-    genes = genes[genes["chrom"] == chrom]
     reader = VcfReader(str(vcf), individuals, policy) if vcf is not None else None
     vcf_chrom = reader.chrom_name(fasta_chrom) if reader is not None else None
     if reader is not None:
@@ -784,21 +869,21 @@ def build_store(
         reader.close()
     source = _Source(str(vcf) if vcf is not None else None, str(fasta), fasta_chrom, vcf_chrom, tuple(individuals),
                      policy)
-    windows = gene_windows(genes, window)
     threads = max(1, min(threads, len(windows)))
     size = max(1, min(chunk_genes, -(-len(windows) // (4 * threads)))) if threads > 1 else max(1, chunk_genes)
     chunks = _chunks(windows, size)
-    writer = StoreWriter(str(sequences_path), str(map_path), individuals, window)
     rows = []
     pool = None
     if threads > 1:  # fork: workers inherit the imported modules; each opens its own files
         pool = ProcessPoolExecutor(threads, mp_context=multiprocessing.get_context("fork"))
     try:
+        # the chunks are handed out first, so that the workers build while this process opens the store
+        parts = (pool.map(_build_windows, [source] * len(chunks), chunks) if pool is not None
+                 else (_build_windows(source, c) for c in chunks))
+        writer = StoreWriter(str(sequences_path), str(map_path), individuals, window)
         with atomic_path(sequences_path) as seq_tmp, atomic_path(map_path) as map_tmp:
             writer.open(seq_tmp, map_tmp)
             try:
-                parts = (pool.map(_build_windows, [source] * len(chunks), chunks) if pool is not None
-                         else (_build_windows(source, c) for c in chunks))
                 done = 0
                 for part in parts:
                     for result in part:
@@ -810,14 +895,16 @@ def build_store(
                     log.info("%s: %d/%d genes", chrom, done, len(windows))
             finally:
                 writer.close()  # also on error, before the temporary files go
-            counts = pd.DataFrame(rows, columns=COUNT_COLUMNS)
-            write_tsv(counts, counts_path)
+            with atomic_path(counts_path) as tmp, open(tmp, "w", newline="") as fh:
+                table = csv.writer(fh, delimiter="\t", lineterminator="\n")
+                table.writerow(COUNT_COLUMNS)
+                table.writerows([row[c] for c in COUNT_COLUMNS] for row in rows)
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-    log.info("%s: %d genes, %d haplotype windows, %d unique sequences", chrom, len(counts),
-             len(counts) * 2 * len(individuals), int(counts["n_unique"].sum()) if len(counts) else 0)
-    return counts
+    log.info("%s: %d genes, %d haplotype windows, %d unique sequences", chrom, len(rows),
+             len(rows) * 2 * len(individuals), sum(row["n_unique"] for row in rows))
+    return rows
 
 
 def select_individuals(individuals: pd.DataFrame, which: str) -> list[str]:
@@ -839,6 +926,8 @@ def build_chromosome(
     """The `haplotypes` rule: the store of one chromosome from the workflow's gene and individual tables.
 
     Without a VCF (a cross-gene-only run) the store holds the reference windows (hap_id 0) and an empty map."""
+    import pandas as pd
+
     from hapexpr.genes import read_genes
 
     genes = read_genes(genes_tsv)
@@ -893,15 +982,31 @@ class GeneHaplotypes:
         return self.buffer[self.offsets[k] : self.offsets[k + 1]].tobytes().decode("ascii")
 
 
-def _list_column(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """(values, row offsets) of a list column."""
-    import pyarrow.compute as pc
+def _read_parquet(path: str | os.PathLike, filters: list | None = None, read_dictionary: list | None = None
+                  ) -> pa.Table:
+    """A Parquet file, optionally filtered. Unfiltered through ParquetFile, which does not import pyarrow.compute
+    (a tenth of a second: much of a short command-line build with its digests)."""
+    if filters:
+        return pq.read_table(path, filters=filters, read_dictionary=read_dictionary)
+    return pq.ParquetFile(path, read_dictionary=read_dictionary).read()
 
-    column = table.column(name)
-    lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False)
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(np.nan_to_num(lengths).astype(np.int64), out=offsets[1:])
-    return pc.list_flatten(column).to_numpy(zero_copy_only=False), offsets
+
+def _list_column(table: pa.Table, name: str) -> tuple[pa.Array, np.ndarray]:
+    """(values, row offsets from 0) of a list column (of a table with rows)."""
+    lists = table.column(name).combine_chunks()
+    offsets = lists.offsets.to_numpy().astype(np.int64)
+    return lists.values.slice(offsets[0], offsets[-1] - offsets[0]), offsets - offsets[0]
+
+
+def _string_buffers(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(bytes, offsets from 0) of an Arrow string array, read from its buffers without making Python strings."""
+    _, offsets, data = strings.buffers()
+    offsets = np.frombuffer(offsets, dtype=np.int32)[strings.offset : strings.offset + len(strings) + 1]
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+    return data[offsets[0] : offsets[-1]], offsets.astype(np.int64) - offsets[0]
+
+
+_THREADED_BYTES = 1 << 26  # haplotypes materialised in threads only above this many bytes in all
 
 
 @dataclass
@@ -915,6 +1020,11 @@ class _GeneJob:
     arguments: tuple  # of materialise, or (buffer, offsets) of a table of full sequences
     full_text: bool = False
 
+    @property
+    def size(self) -> int:
+        """About how many bytes the haplotypes take materialised."""
+        return len(self.arguments[0]) * (1 if self.full_text else len(self.hap_ids))
+
     def haplotypes(self, upper: bool = False) -> GeneHaplotypes:
         """Materialised; `upper`: upper-cased (the sources are, before the gather)."""
         if self.full_text:
@@ -927,6 +1037,23 @@ class _GeneJob:
             buffer, offsets = materialise(reference, starts, ends, alt_bytes, alt_offsets, hap_offsets)
         return GeneHaplotypes(self.gene_id, self.hap_ids, self.tss_offsets, buffer, offsets)
 
+    def blocks(self, upper: bool = False, block_bytes: int = 1 << 22) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The haplotypes in order, materialised about `block_bytes` at a time: (buffer, offsets of its haplotypes).
+        A small buffer stays in cache for its reader and is reused by the allocator (no fresh pages to fault in)."""
+        if self.full_text:
+            haps = self.haplotypes(upper)
+            yield haps.buffer, haps.offsets
+            return
+        reference, starts, ends, alt_bytes, alt_offsets, hap_offsets = self.arguments
+        if upper:
+            reference, alt_bytes = _UPPER_BYTES[reference], _UPPER_BYTES[alt_bytes]
+        step = max(1, block_bytes // max(1, len(reference)))
+        for h in range(0, len(hap_offsets) - 1, step):
+            g = min(h + step, len(hap_offsets) - 1)
+            a, b = hap_offsets[h], hap_offsets[g]
+            yield materialise(reference, starts[a:b], ends[a:b], alt_bytes[alt_offsets[a] : alt_offsets[b]],
+                              alt_offsets[a : b + 1] - alt_offsets[a], hap_offsets[h : g + 1] - a)
+
 
 def _gene_jobs(store_path: str, genes: Iterable[str] | None = None,
                reference_only: bool = False) -> Iterator[_GeneJob]:
@@ -938,7 +1065,7 @@ def _gene_jobs(store_path: str, genes: Iterable[str] | None = None,
         filters.append(("gene_id", "in", genes))
     if reference_only:
         filters.append(("hap_id", "==", 0))
-    table = pq.read_table(store_path, filters=filters or None)
+    table = _read_parquet(store_path, filters)
     gene_ids = table.column("gene_id").to_numpy(zero_copy_only=False)
     if not len(gene_ids):
         return
@@ -957,10 +1084,8 @@ def _gene_jobs(store_path: str, genes: Iterable[str] | None = None,
     references = table.column("reference").to_pylist()
     starts, edit_offsets = _list_column(table, "edit_start")
     ends, _ = _list_column(table, "edit_end")
-    alts, _ = _list_column(table, "edit_alt")
-    alt_offsets = np.zeros(len(alts) + 1, dtype=np.int64)
-    np.cumsum([len(a) for a in alts], out=alt_offsets[1:])
-    alt_bytes = _ascii("".join(alts))
+    starts, ends = starts.to_numpy(), ends.to_numpy()
+    alt_bytes, alt_offsets = _string_buffers(_list_column(table, "edit_alt")[0])
     for a, b in itertools.pairwise(bounds):
         if hap_ids[a] != 0 or references[a] is None:
             raise ValueError(f"{store_path}: gene {gene_ids[a]} has no reference row (hap_id 0); the store is damaged, "
@@ -1004,6 +1129,8 @@ def _strands(genes: pd.DataFrame) -> dict[str, str]:
 
 
 def _windows_frame(parts: list[tuple[str, np.ndarray, np.ndarray]]) -> pd.DataFrame:
+    import pandas as pd
+
     gene_ids, hap_ids, windows = [], [], []
     for gene_id, ids, block in parts:
         gene_ids += [gene_id] * len(ids)
@@ -1060,6 +1187,8 @@ def read_store(
     """(sequences, map) of one or more chromosomes of a store directory, optionally only some genes/individuals.
 
     `sequences` has gene_id, hap_id, sequence (materialised: forward strand, variable length), tss_offset."""
+    import pandas as pd
+
     chroms = [chroms] if isinstance(chroms, str) else list(chroms)
     genes = list(genes) if genes is not None else None
     map_filter = [("gene_id", "in", genes)] if genes is not None else []
@@ -1082,6 +1211,8 @@ def read_store(
 
 def read_map(map_paths: Sequence[str | os.PathLike], genes: Iterable[str] | None = None) -> pd.DataFrame:
     """gene_id, individual, haplotype, hap_id of one or more chromosomes' maps (optionally only some genes)."""
+    import pandas as pd
+
     paths = [map_paths] if isinstance(map_paths, (str, os.PathLike)) else list(map_paths)
     filters = [("gene_id", "in", list(genes))] if genes is not None else None
     parts = [pq.read_table(p, columns=list(MAP_SCHEMA.names), filters=filters).to_pandas() for p in paths]
@@ -1096,8 +1227,9 @@ def haplotype_sequences(sequences: pd.DataFrame, hap_map: pd.DataFrame) -> pd.Da
 
 
 def _export_selection(root: str | os.PathLike, chrom: str, genes: Sequence[str] | None,
-                      individuals: Sequence[str] | None) -> tuple[str, pd.DataFrame]:
-    """The store file of `chrom` and its map rows for the chosen genes/individuals (None: all), checked."""
+                      individuals: Sequence[str] | None, gene_codes: bool = False) -> tuple[str, pa.Table]:
+    """The store file of `chrom` and its map rows for the chosen genes/individuals (None: all), checked;
+    `gene_codes`: gene_id dictionary-encoded."""
     paths = store_paths(root, chrom)
     for path in (paths["sequences"], paths["map"]):
         if not os.path.exists(path):
@@ -1107,7 +1239,7 @@ def _export_selection(root: str | os.PathLike, chrom: str, genes: Sequence[str] 
         filters.append(("gene_id", "in", list(genes)))
     if individuals is not None:
         filters.append(("individual", "in", list(individuals)))
-    hap_map = pq.read_table(paths["map"], filters=filters or None).to_pandas()
+    hap_map = _read_parquet(paths["map"], filters, ["gene_id"] if gene_codes else None)
     if genes is not None:
         stored = set(pq.read_table(paths["sequences"], columns=["gene_id"],
                                    filters=[("gene_id", "in", list(genes))])["gene_id"].to_pylist())
@@ -1115,7 +1247,7 @@ def _export_selection(root: str | os.PathLike, chrom: str, genes: Sequence[str] 
         if missing:
             raise KeyError(f"genes {missing[:10]} are not in the haplotype store of {chrom} ({root})")
     if individuals is not None:
-        absent = sorted(set(individuals) - set(hap_map["individual"]))
+        absent = sorted(set(individuals) - set(hap_map.column("individual").to_pylist()))
         if absent:
             raise KeyError(f"individuals {absent[:10]} are not in the haplotype store of {chrom} ({root})")
     return paths["sequences"], hap_map
@@ -1138,7 +1270,7 @@ def export_fasta(
     `reference`, haplotype 0. Returns the number of records written.
     """
     path, hap_map = _export_selection(root, chrom, genes, individuals)
-    hap_map = hap_map.sort_values(["gene_id", "individual", "haplotype"])
+    hap_map = hap_map.to_pandas().sort_values(["gene_id", "individual", "haplotype"])
     by_gene = dict(tuple(hap_map.groupby("gene_id", sort=False)))
     materialised = {}
     order = list(genes) if genes is not None else None
@@ -1174,27 +1306,41 @@ def export_digests(root: str | os.PathLike, chrom: str, out: str | os.PathLike, 
     Returns the number of lines written."""
     import pyarrow.csv as pacsv
 
-    path, hap_map = _export_selection(root, chrom, genes, individuals)
+    path, hap_map = _export_selection(root, chrom, genes, individuals, gene_codes=True)
 
     def digest(job: _GeneJob) -> tuple[list[int], list[str]]:
-        haps = job.haplotypes(upper=True)
-        bounds = haps.offsets.tolist()
-        return ([b - a for a, b in itertools.pairwise(bounds)],
-                [hashlib.sha1(haps.buffer[a:b]).hexdigest() for a, b in itertools.pairwise(bounds)])
+        lengths, digests = [], []
+        for buffer, offsets in job.blocks(upper=True):
+            bounds = offsets.tolist()
+            lengths += [b - a for a, b in itertools.pairwise(bounds)]
+            digests += [hashlib.sha1(buffer[a:b]).hexdigest() for a, b in itertools.pairwise(bounds)]
+        return lengths, digests
 
-    first_row: dict[str, int] = {}
-    lengths, sha1 = [], []
     jobs = list(_gene_jobs(path, genes))
-    with ThreadPoolExecutor(max(1, threads)) as pool:  # one gene at a time per thread, in store order
-        for job, (size, digests) in zip(jobs, pool.map(digest, jobs)):
-            first_row[job.gene_id] = len(lengths)  # hap_ids are 0..n-1 in store order
-            lengths += size
-            sha1 += digests
-    row = hap_map["gene_id"].map(first_row).to_numpy(dtype=np.int64) + hap_map["hap_id"].to_numpy(dtype=np.int64)
-    table = pa.table({"gene_id": hap_map["gene_id"].to_numpy(dtype=object),
-                      "sample": hap_map["individual"].to_numpy(dtype=object),
-                      "hap": hap_map["haplotype"].to_numpy(), "length": np.asarray(lengths, dtype=np.int64)[row],
-                      "sha1": pa.array(sha1).take(pa.array(row))})
+    # one gene at a time per thread, in store order; small haplotypes in this thread (on small arrays the threads
+    # would mostly wait for the GIL)
+    if threads > 1 and sum(job.size for job in jobs) > _THREADED_BYTES:
+        with ThreadPoolExecutor(threads) as pool:
+            parts = list(pool.map(digest, jobs))
+    else:
+        parts = [digest(job) for job in jobs]
+    lengths, sha1 = [], []
+    for size, digests in parts:
+        lengths += size
+        sha1 += digests
+    # row of each map entry in the digests: the first row of its gene (hap_ids are 0..n-1 in store order) + hap_id
+    first_row = dict(zip([job.gene_id for job in jobs], np.cumsum([0] + [len(job.hap_ids) for job in jobs])))
+    rows = [np.zeros(0, dtype=np.int64)]
+    for chunk in hap_map.column("gene_id").chunks:  # by the dictionary code of each row's gene
+        first_of_code = np.array([first_row[g] for g in chunk.dictionary.to_pylist()], dtype=np.int64)
+        rows.append(first_of_code[chunk.indices.to_numpy()])
+    row = np.concatenate(rows) + hap_map.column("hap_id").to_numpy()
+    width = 40  # a sha1 in hex
+    table = pa.table({"gene_id": hap_map.column("gene_id"), "sample": hap_map.column("individual"),
+                      "hap": hap_map.column("haplotype"), "length": np.asarray(lengths, dtype=np.int64)[row],
+                      "sha1": pa.LargeStringArray.from_buffers(
+                          len(row), pa.py_buffer(np.arange(len(row) + 1, dtype=np.int64) * width),
+                          pa.py_buffer(np.array(sha1, dtype=f"S{width}")[row].tobytes()))})
     options = pacsv.WriteOptions(include_header=not append, delimiter="\t", quoting_style="none")
     with open(out, "ab" if append else "wb") as fh:
         pacsv.write_csv(table, fh, options)
@@ -1202,32 +1348,46 @@ def export_digests(root: str | os.PathLike, chrom: str, out: str | os.PathLike, 
 
 
 # ---------------------------------------------------------------- command line (outside Snakemake)
-def read_regions(bed: str) -> tuple[pd.DataFrame, int]:
-    """Genes (gene_id, chrom, tss, strand) of a BED of windows (chrom, start0, end0, name[, score, strand]) and their
-    common length; the TSS is the one whose `window_bounds` is exactly the BED window."""
-    table = pd.read_csv(bed, sep="\t", header=None, comment="#", dtype={0: str, 3: str})
-    if table.shape[1] < 4:
-        raise ValueError(f"{bed}: a BED of windows needs at least 4 columns (chrom, start, end, name), "
-                         f"found {table.shape[1]}")
-    strand = table[5].astype(str) if table.shape[1] >= 6 else pd.Series("+", index=table.index)
-    bad = ~strand.isin(["+", "-", "."])
-    if bad.any():
-        raise ValueError(f"{bed}: line {int(np.flatnonzero(bad)[0]) + 1} has strand {strand[bad].iloc[0]!r}; "
-                         f"use +, - or .")
-    strand = strand.replace(".", "+")
-    lengths = (table[2] - table[1]).to_numpy()
-    if len(lengths) == 0:
+def read_regions(bed: str) -> tuple[dict[str, list[Window]], int]:
+    """The windows of a BED (chrom, start0, end0, name[, score, strand]) by chromosome (in file order; each sorted as
+    `gene_windows` sorts) and their common length; a window's TSS is the one whose `window_bounds` is exactly it."""
+    genes: dict[str, dict[str, list]] = {}
+    names: set[str] = set()
+    length = None
+    with open(bed) as fh:
+        for i, line in enumerate(fh, 1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) < 4:
+                raise ValueError(f"{bed}: line {i} has {len(fields)} columns; a BED of windows needs at least 4 "
+                                 f"(chrom, start, end, name)")
+            chrom, start, end, name = fields[:4]
+            strand = fields[5] if len(fields) >= 6 else "+"
+            if strand not in ("+", "-", "."):
+                raise ValueError(f"{bed}: line {i} has strand {strand!r}; use +, - or .")
+            try:
+                start, end = int(start), int(end)
+            except ValueError:
+                raise ValueError(f"{bed}: line {i} has start {start!r} and end {end!r}; both must be integers"
+                                 ) from None
+            if length is None:
+                length = end - start
+            if end - start != length or length <= 0:
+                raise ValueError(f"{bed}: line {i} is a window of {end - start} bp, the first one of {length} bp; "
+                                 f"every window must have the same positive length (the store's window)")
+            if name in names:
+                raise ValueError(f"{bed}: window name {name!r} appears twice; names are the gene ids of the store "
+                                 f"and must be unique")
+            names.add(name)
+            strand = "+" if strand == "." else strand
+            columns = genes.setdefault(chrom, {"gene_id": [], "tss": [], "strand": []})
+            columns["gene_id"].append(name)
+            columns["tss"].append(tss_of_window(start, end, strand))
+            columns["strand"].append(strand)
+    if length is None:
         raise ValueError(f"{bed}: no windows")
-    if np.any(lengths != lengths[0]) or lengths[0] <= 0:
-        i = int(np.flatnonzero((lengths != lengths[0]) | (lengths <= 0))[0])
-        raise ValueError(f"{bed}: line {i + 1} is a window of {lengths[i]} bp, line 1 one of {lengths[0]} bp; "
-                         f"every window must have the same positive length (the store's window)")
-    if table[3].duplicated().any():
-        raise ValueError(f"{bed}: window name {table[3][table[3].duplicated()].iloc[0]!r} appears twice; names "
-                         f"are the gene ids of the store and must be unique")
-    tss = [tss_of_window(int(s), int(e), st) for s, e, st in zip(table[1], table[2], strand)]
-    genes = pd.DataFrame({"gene_id": table[3], "chrom": table[0], "tss": tss, "strand": strand})
-    return genes, int(lengths[0])
+    return {chrom: gene_windows(columns, length) for chrom, columns in genes.items()}, length
 
 
 def _read_list(path: str | None) -> list[str] | None:
@@ -1253,23 +1413,22 @@ def _record_timing(path: str | None, phase: str, seconds: float) -> None:
 
 def _cli_build(args: argparse.Namespace) -> None:
     t = time.perf_counter()
-    genes, window = read_regions(args.regions)
+    windows, length = read_regions(args.regions)
     samples = _read_list(args.samples)
     if samples is None:
         reader = VcfReader(args.vcf)
         samples = list(reader.individuals)
         reader.close()
     policy = GenotypePolicy(args.missing, args.unphased, args.seed)
-    chroms = list(dict.fromkeys(genes["chrom"]))
-    for chrom in chroms:
+    for chrom, chrom_windows in windows.items():
         paths = store_paths(args.out, chrom)
-        build_store(args.vcf, args.fasta, genes, chrom, window, samples, paths["sequences"], paths["map"],
+        write_store(args.vcf, args.fasta, chrom, chrom_windows, length, samples, paths["sequences"], paths["map"],
                     paths["counts"], policy, args.chunk_genes, args.threads)
     _record_timing(args.timing, "build", time.perf_counter() - t)
     if args.digests:
         t = time.perf_counter()
         with atomic_path(args.digests) as tmp:
-            for i, chrom in enumerate(chroms):
+            for i, chrom in enumerate(windows):
                 export_digests(args.out, chrom, tmp, append=i > 0, threads=args.threads)
         _record_timing(args.timing, "export", time.perf_counter() - t)
 
@@ -1352,5 +1511,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         _cli_export(args)
 
 
+class _WithoutPandas:
+    """An import finder under which pandas is not installed. pyarrow imports pandas (half a second) at its first
+    pa.array() only to recognise pandas inputs; `build` (and its --digests) gives it none and needs no pandas."""
+
+    def find_spec(self, name: str, path=None, target=None) -> None:
+        if name.split(".")[0] == "pandas":
+            raise ModuleNotFoundError("pandas is not needed by `python -m hapexpr.haplotypes build`", name=name)
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["build"] and "pandas" not in sys.modules:
+        sys.meta_path.insert(0, _WithoutPandas())
     main()

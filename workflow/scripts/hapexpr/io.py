@@ -1,13 +1,17 @@
 """Atomic writes: an interrupted job never leaves a file that looks complete; Parquet reads that name a bad file."""
 
+from __future__ import annotations
+
 import contextlib
 import os
 import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported where it is used: command-line tools that need none start faster
+    import pandas as pd
 
 
 # The 28-byte empty block that ends every complete BGZF file (SAM/BAM spec, section 4.1.2).
@@ -120,6 +124,7 @@ class CorruptFileError(OSError):
 
 def read_parquet(path: str | os.PathLike, **kwargs) -> pd.DataFrame:
     """pandas.read_parquet that names the file when it is truncated or corrupt, and says how to rebuild it."""
+    import pandas as pd
     import pyarrow
     import pyarrow.parquet as pq
 

@@ -27,17 +27,38 @@ APPLIED_KINDS = ("snv", "mnp", "indel", "complex")
 SKIPPED_KINDS = ("symbolic", "breakend", "star")
 
 
+def _gt_codes(c0: np.ndarray, sep: np.ndarray, c2: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Allele indices (-1: missing) and phase flags of GT characters `c0 sep c2`; None unless every separator is
+    `|` or `/` and every allele a digit or `.`."""
+    if not np.all((sep == 124) | (sep == 47)):
+        return None
+    a1, a2 = c0.astype(np.int16) - 48, c2.astype(np.int16) - 48
+    a1[c0 == 46] = -1
+    a2[c2 == 46] = -1
+    if np.any((a1 < -1) | (a1 > 9) | (a2 < -1) | (a2 > 9)):
+        return None
+    return a1, a2, sep == 124
+
+
+def _parse_gt_block(texts: Sequence[str], n_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """GT of every sample of several lines at once ((lines x samples) arrays) when each line is GT-only diploid
+    with one-character alleles (`a|b` or `a/b`, digit or `.`): a fixed 4-byte stride `a|b\t`; else None."""
+    width = 4 * n_samples - 1
+    if any(len(t) != width for t in texts):
+        return None
+    arr = np.frombuffer(("\t".join(texts) + "\t").encode("ascii"), dtype=np.uint8).reshape(len(texts), width + 1)
+    if not np.all(arr[:, 3::4] == 9):
+        return None
+    return _gt_codes(arr[:, 0::4], arr[:, 1::4], arr[:, 2::4])
+
+
 def _parse_gt_fast(text: str, n_samples: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """GT of every sample when each is `a|b` or `a/b` with one-character alleles (digit or `.`); else None."""
-    arr = np.frombuffer(text.rstrip("\n").encode("ascii"), dtype=np.uint8)
-    if len(arr) == 4 * n_samples - 1:  # GT-only diploid: fixed 4-byte stride "a|b\t"
-        c0, sep, c2 = arr[0::4], arr[1::4], arr[2::4]
-        if np.all(arr[3::4] == 9) and np.all((sep == 124) | (sep == 47)):
-            a1, a2 = c0.astype(np.int16) - 48, c2.astype(np.int16) - 48
-            a1[c0 == 46] = -1
-            a2[c2 == 46] = -1
-            if not np.any((a1 < -1) | (a1 > 9) | (a2 < -1) | (a2 > 9)):
-                return a1, a2, sep == 124
+    text = text.rstrip("\n")
+    block = _parse_gt_block([text], n_samples)
+    if block is not None:
+        return block[0][0], block[1][0], block[2][0]
+    arr = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
     tabs = np.flatnonzero(arr == 9)
     if len(tabs) != n_samples - 1:
         return None
@@ -54,14 +75,7 @@ def _parse_gt_fast(text: str, n_samples: int) -> tuple[np.ndarray, np.ndarray, n
     after = arr[np.minimum(starts + 3, len(arr) - 1)]
     if not np.all((width == 3) | (after == 58)):  # ':' after the GT, or nothing
         return None
-    if not np.all((sep == 124) | (sep == 47)):
-        return None
-    a1, a2 = c0.astype(np.int16) - 48, c2.astype(np.int16) - 48
-    a1[c0 == 46] = -1
-    a2[c2 == 46] = -1
-    if np.any((a1 < -1) | (a1 > 9) | (a2 < -1) | (a2 > 9)):
-        return None
-    return a1, a2, sep == 124
+    return _gt_codes(c0, sep, c2)
 
 
 def _parse_gt_slow(text: str, n_samples: int, where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -243,6 +257,13 @@ def index_vcf(path: str | os.PathLike) -> str:
     return path + ".tbi"
 
 
+_BATCH = 256  # VCF lines whose GT is parsed at once
+
+
+def _alts(field: str) -> tuple[str, ...]:
+    return tuple(field.split(",")) if field not in (".", "") else ()
+
+
 @dataclass
 class Record:
     """One VCF record: 0-based pos, REF, ALTs, and its allele index on every haplotype (int8, 2 per individual)."""
@@ -283,17 +304,17 @@ class VcfReader:
         except (OSError, Exception) as err:  # cyvcf2 raises plain Exception on unreadable headers
             raise VCFError(f"{self.path}: cannot be read as a VCF ({err})") from err
         samples = list(self._vcf.samples)
+        index = {s: i for i, s in enumerate(samples)}
         if self.individuals is None:
             self.individuals = samples
         else:
-            index = {s: i for i, s in enumerate(samples)}
             absent = [s for s in self.individuals if s not in index]
             if absent:
                 raise VCFError(
                     f"{self.path}: {len(absent)} individuals are not in the VCF header, e.g. {absent[:5]}; "
                     f"results/individuals.tsv (in_vcf) and the VCF disagree: rerun the individuals rule."
                 )
-        self._columns = np.array([samples.index(s) for s in self.individuals], dtype=np.int64)
+        self._columns = np.array([index[s] for s in self.individuals], dtype=np.int64)
         identity = np.arange(len(samples))
         self._all_samples = len(self._columns) == len(samples) and bool(np.all(self._columns == identity))
         self._seqnames = list(self._vcf.seqnames)
@@ -338,12 +359,13 @@ class VcfReader:
     def records(self, chrom: str, start: int, end: int) -> Iterator[Record]:
         """Records overlapping [start, end) of `chrom` (VCF spelling), in file order; positions must not decrease.
 
-        Lines come raw from the tabix index (pysam) and GT is parsed with numpy: a 2,000-sample line costs tens of
-        microseconds instead of a full htslib parse of every FORMAT field."""
+        Lines come raw from the tabix index (pysam) and GT is parsed with numpy, `_BATCH` lines at a time: a
+        2,000-sample line costs microseconds instead of a full htslib parse of every FORMAT field."""
         import pysam
 
         region = f"{chrom}:{max(start, 0) + 1}-{end}"
         last = -1
+        batch: list[list[str]] = []
         try:
             if self._tabix is None:
                 self._tabix = pysam.TabixFile(self.path, encoding="ascii")
@@ -363,7 +385,11 @@ class VcfReader:
                         f"sorted.vcf.gz`."
                     )
                 last = pos
-                yield self._record(fields, chrom, pos)
+                batch.append(fields)
+                if len(batch) == _BATCH:
+                    yield from self._records(batch, chrom)
+                    batch = []
+            yield from self._records(batch, chrom)
         except VCFError:
             raise
         except (OSError, ValueError) as err:
@@ -371,23 +397,60 @@ class VcfReader:
                 f"{self.path}: reading {region} failed ({err}); the file may be truncated or corrupt"
             ) from err
 
-    def _genotypes(self, fields: list[str], chrom: str, pos: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Allele index of haplotypes 1 and 2 (-1 missing) and the phase flag, for the chosen individuals."""
-        fmt = fields[8]
-        if fmt != "GT" and not fmt.startswith("GT:"):
-            raise VCFError(f"{self.path}: record {chrom}:{pos + 1} has FORMAT {fmt!r}; GT must be its first field")
+    def _records(self, batch: list[list[str]], chrom: str) -> list[Record]:
+        """Records of consecutive lines (split into 10 fields): GT of the whole batch parsed at once where every line
+        has the fixed `a|b` layout, line by line otherwise; records with a missing or unphased call go through the
+        policies one by one."""
+        for fields in batch:
+            fmt = fields[8]
+            if fmt != "GT" and not fmt.startswith("GT:"):
+                raise VCFError(f"{self.path}: record {chrom}:{fields[1]} has FORMAT {fmt!r}; GT must be its first "
+                               f"field")
+        block = _parse_gt_block([f[9].rstrip("\n") for f in batch], self._n_samples) if batch else None
+        if block is None:
+            return [self._record(f, chrom, *self._genotypes(f, chrom)) for f in batch]
+        h1, h2, phased = block
+        if not self._all_samples:
+            h1, h2, phased = h1[:, self._columns], h2[:, self._columns], phased[:, self._columns]
+        clean = ~((h1 < 0) | (h2 < 0) | (~phased & (h1 != h2))).any(axis=1)
+        alleles = np.empty((len(batch), 2 * h1.shape[1]), dtype=np.int8)
+        alleles[:, 0::2] = h1
+        alleles[:, 1::2] = h2
+        top = alleles.max(axis=1, initial=0)
+        out = []
+        for i, fields in enumerate(batch):
+            if not clean[i]:
+                out.append(self._record(fields, chrom, h1[i], h2[i], phased[i]))
+                continue
+            alts = _alts(fields[4])
+            if top[i] > len(alts) or len(alts) > 126:
+                self._check_alleles(chrom, int(fields[1]) - 1, alts, int(top[i]))
+            out.append(Record(int(fields[1]) - 1, fields[3], alts, alleles[i]))
+        return out
+
+    def _genotypes(self, fields: list[str], chrom: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Allele index of haplotypes 1 and 2 (-1 missing) and the phase flag of one line, for the chosen
+        individuals."""
+        where = f"{self.path}: record {chrom}:{fields[1]}"
         parsed = _parse_gt_fast(fields[9], self._n_samples)
         if parsed is None:
-            parsed = _parse_gt_slow(fields[9], self._n_samples, f"{self.path}: record {chrom}:{pos + 1}")
+            parsed = _parse_gt_slow(fields[9], self._n_samples, where)
         h1, h2, phased = parsed
         if not self._all_samples:
             h1, h2, phased = h1[self._columns], h2[self._columns], phased[self._columns]
         return h1, h2, phased
 
-    def _record(self, fields: list[str], chrom: str, pos: int) -> Record:
+    def _check_alleles(self, chrom: str, pos: int, alts: tuple[str, ...], top: int) -> None:
+        if len(alts) > 126:
+            raise VCFError(f"{self.path}: {chrom}:{pos + 1} has {len(alts)} ALT alleles; at most 126 are supported")
+        if top > len(alts):
+            raise VCFError(f"{self.path}: {chrom}:{pos + 1} has a GT allele index above its {len(alts)} ALT alleles")
+
+    def _record(self, fields: list[str], chrom: str, h1: np.ndarray, h2: np.ndarray, phased: np.ndarray) -> Record:
+        """One record from its parsed genotypes, with the missing-genotype and unphased-het policies applied."""
+        pos = int(fields[1]) - 1
         ref = fields[3]
-        alts = tuple(fields[4].split(",")) if fields[4] not in (".", "") else ()
-        h1, h2, phased = self._genotypes(fields, chrom, pos)
+        alts = _alts(fields[4])
         missing_mask1, missing_mask2 = h1 < 0, h2 < 0
         n_missing = int(missing_mask1.sum() + missing_mask2.sum())
         if n_missing:
@@ -417,10 +480,7 @@ class VcfReader:
                 rng = np.random.default_rng([self.policy.seed, pos, len(ref)])
                 swap = unphased_het & (rng.random(len(h1)) < 0.5)
                 h1, h2 = np.where(swap, h2, h1), np.where(swap, h1, h2)
-        if len(alts) > 126:
-            raise VCFError(f"{self.path}: {chrom}:{pos + 1} has {len(alts)} ALT alleles; at most 126 are supported")
-        if len(h1) and max(int(h1.max()), int(h2.max())) > len(alts):
-            raise VCFError(f"{self.path}: {chrom}:{pos + 1} has a GT allele index above its {len(alts)} ALT alleles")
+        self._check_alleles(chrom, pos, alts, max(int(h1.max()), int(h2.max())) if len(h1) else 0)
         alleles = np.empty(2 * len(h1), dtype=np.int8)
         alleles[0::2] = h1
         alleles[1::2] = h2
