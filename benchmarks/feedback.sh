@@ -19,6 +19,8 @@ one() {  # one() KIND RUN: a fresh clone, the command under /usr/bin/time, one l
   dir="$(mktemp -d)"
   git clone -q "$root" "$dir/hapexpr"
   ln -s "$root/.venv" "$dir/hapexpr/.venv"
+  # as CI runs it: ../shared beside the clone (without it the real-data and harness tests skip)
+  if [ -d "$root/../shared" ]; then ln -s "$(cd "$root/../shared" && pwd)" "$dir/shared"; fi
   touch "$root/.venv/.installed"  # the environment is ready: make must not rebuild it
   local before after status=0
   before="$(cut -d' ' -f1-3 /proc/loadavg)"
