@@ -29,7 +29,8 @@ from hapexpr import gta  # noqa: E402
 
 
 def shuffled_targets(genes: pd.DataFrame, seed: int) -> pd.DataFrame:
-    """y_cross_gene permuted among the training genes, as the demo test's control does."""
+    """y_cross_gene permuted among the training genes: the control the workflow's `gta_shuffled` is (that one permutes
+    the training examples through hapexpr.training.shuffled_targets; one example per gene cross-gene)."""
     out = genes.copy()
     train = out["split"] == "train"
     out.loc[train, "y_cross_gene"] = np.random.default_rng(seed).permutation(out.loc[train, "y_cross_gene"].to_numpy())
