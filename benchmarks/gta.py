@@ -2,6 +2,11 @@
 per epoch at demo size. CPU always; the GPU too when one is visible (bf16 there).
 
     .venv/bin/python benchmarks/gta.py --llm-dir resources/models/gta_llm --threads 2 --out benchmarks/results/gta.tsv
+    python benchmarks/gta.py --llm-dir DIR --random-weights --devices cuda --batch 8 --out gta_gpu.tsv  # a GPU
+
+--random-weights builds the LLM from the directory's config.json with seeded random weights (as the `random_lm`
+ablation does): speed and memory depend on the shape alone, so a directory holding only config.json and the
+tokenizer measures a model whose weights are not on the machine (benchmarks/gpu.sh: SmolLM2-1.7B's shape).
 
 Tokens = prompt tokens + one aligned token per segment, per example. Peak memory on CPU is the process's peak
 resident set (VmHWM) during the phase, reset after loading the model; on GPU torch.cuda.max_memory_allocated.
@@ -50,8 +55,8 @@ def sync(device: torch.device) -> None:
 
 
 def measure(llm_dir: str, device: torch.device, window: int, settings: gta.GTASettings, steps: int,
-            repeats: int) -> list[dict]:
-    llm, tok = gta.load_llm(llm_dir, layers=settings.llm_layers, device=device)
+            repeats: int, random_weights: bool = False) -> list[dict]:
+    llm, tok = gta.load_llm(llm_dir, layers=settings.llm_layers, device=device, random_init=random_weights)
     prompt = gta.tokenize_prompts({"g": gta.gene_prompt(GENE)}, tok, settings.max_prompt_tokens)["g"]
     rng = np.random.default_rng(0)
     b = settings.batch_size
@@ -83,7 +88,8 @@ def measure(llm_dir: str, device: torch.device, window: int, settings: gta.GTASe
             if r:
                 times.append((time.perf_counter() - t) / steps)
         sec = statistics.median(times)
-        rows.append({"device": device.type, "phase": phase, "window_bp": window,
+        rows.append({"device": device.type, "precision": str(gta.llm_dtype(device, settings.precision)),
+                     "llm_params_M": round(sum(p.numel() for p in llm.parameters()) / 1e6, 1), "phase": phase, "window_bp": window,
                      "segment_bp": settings.segment_length, "llm_layers": llm.config.num_hidden_layers,
                      "batch": b, "tokens_per_example": tokens // b, "sec_per_step": round(sec, 4),
                      "tokens_per_s": round(tokens / sec, 1), "bp_per_s": round(b * window / sec),
@@ -100,6 +106,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="timed rounds (the median is reported)")
     ap.add_argument("--demo-train-examples", type=int, default=160,
                     help="examples per cross-gene epoch at demo size (training genes of the demo)")
+    ap.add_argument("--devices", choices=("auto", "cpu", "cuda"), default="auto",
+                    help="auto: the CPU, and the GPU too when one is visible")
+    ap.add_argument("--random-weights", action="store_true",
+                    help="seeded random LLM weights from the directory's config.json (speed depends on the shape)")
+    ap.add_argument("--batch", type=int, default=4, help="batch of the real settings (config.yaml: 8)")
     ap.add_argument("--out", help="TSV of the results")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -107,18 +118,20 @@ def main() -> None:
     if llm_dir is None:
         llm_dir = str(Path(tempfile.mkdtemp()) / "llm")
         gta.materialize_llm(gta.SMOLLM2, llm_dir)
-    # The settings of config/config.yaml (batch 4 to keep CPU runs short) and of config/demo.yaml.
+    # The settings of config/config.yaml (batch --batch: 4 keeps CPU runs short) and of config/demo.yaml.
     root = Path(__file__).resolve().parents[1] / "config"
     real_cfg, demo_cfg = (yaml.safe_load((root / f).read_text()) for f in ("config.yaml", "demo.yaml"))
-    real = gta.GTASettings.from_config(dict(real_cfg["models"]["gta"], batch_size=4), real_cfg["seed"])
+    real = gta.GTASettings.from_config(dict(real_cfg["models"]["gta"], batch_size=args.batch), real_cfg["seed"])
     demo = gta.GTASettings.from_config(demo_cfg["models"]["gta"], demo_cfg["seed"])
-    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    gpu = [torch.device("cuda")] if torch.cuda.is_available() else []
+    devices = {"cpu": [torch.device("cpu")], "cuda": [torch.device("cuda")], "auto": [torch.device("cpu")] + gpu}
+    devices = devices[args.devices]
     rows = []
     for device in devices:
         for window in (4000, 49000):
             rows += [dict(r, setting="real") for r in measure(llm_dir, device, window, real, args.steps,
-                                                              args.repeats)]
-        demo_rows = measure(llm_dir, device, 4000, demo, args.steps, args.repeats)
+                                                              args.repeats, args.random_weights)]
+        demo_rows = measure(llm_dir, device, 4000, demo, args.steps, args.repeats, args.random_weights)
         for r in demo_rows:
             r["setting"] = "demo"
             if r["phase"] == "train":

@@ -36,7 +36,8 @@ def llm_dir(tmp_path_factory):
 def settings(**kw) -> gta.GTASettings:
     base = dict(segment_length=256, encoder_channels=16, encoder_dim=32, n_prototypes=32, align_heads=2,
                 align_key_dim=16, llm_layers=2, head_hidden=16, max_prompt_tokens=24, lr=3e-3, steps=6,
-                warmup_steps=1, batch_size=4, eval_every=3, checkpoint_every=3, predict_batch_size=16, seed=3)
+                warmup_steps=1, batch_size=4, eval_every=3, checkpoint_every=3, predict_batch_size=16, seed=3,
+                device="cpu")  # also where a GPU is visible: test_cuda.py tests the GPU
     base.update(kw)
     return gta.GTASettings(**base)
 

@@ -606,6 +606,12 @@ class GTAModel(nn.Module):
     def device(self) -> torch.device:
         return self.y_mean.device
 
+    def _apply(self, fn, recurse: bool = True):
+        """`.to(device)`, `.cuda()`, `.cpu()` (the trainer moves the model to its device) take the frozen LLM along,
+        although it is kept outside the module tree."""
+        self.llm._apply(fn, recurse)
+        return super()._apply(fn, recurse)
+
     def train(self, mode: bool = True):  # the frozen LLM always stays in eval mode
         super().train(mode)
         self.llm.eval()
@@ -854,7 +860,8 @@ def _model_for(name: str, llm_dir: str, settings: GTASettings, window_length: in
                annotation: pd.DataFrame | None, device: torch.device | None = None):
     variant = variant_of(name)
     llm, tokenizer = load_llm(llm_dir, random_init=variant == "random_lm", layers=settings.llm_layers,
-                              seed=settings.seed, device=device, precision=settings.precision)
+                              seed=settings.seed, device=device or pick_device(settings.device),
+                              precision=settings.precision)
     prompts = variant_prompts(variant, genes, annotation, tokenizer, settings)
     return llm, tokenizer, prompts
 
