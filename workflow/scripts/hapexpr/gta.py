@@ -15,7 +15,9 @@ training with exact resume (`fit`), prediction, segment attributions (`segment_a
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import importlib.util
 import json
 import logging
@@ -161,6 +163,23 @@ def _resolve_llm_source(spec: str) -> tuple[str, str | None]:
     return spec, None
 
 
+@contextlib.contextmanager
+def _gguf_read_once():
+    """transformers reads a GGUF file anew for the tokenizer, the config and the weights (about 8 s each for
+    SmolLM2's vocabulary on one core) and rebuilds gguf's tensor-name table for each of the model's ~400 modules
+    (about 10 s): while materialising, each file is read and each table built once. Both are read-only objects of the
+    gguf package, which transformers imports by name at each call."""
+    import gguf
+
+    saved = gguf.GGUFReader, gguf.get_tensor_name_map
+    gguf.GGUFReader = functools.lru_cache(maxsize=1)(saved[0])
+    gguf.get_tensor_name_map = functools.lru_cache(maxsize=4)(saved[1])
+    try:
+        yield
+    finally:
+        gguf.GGUFReader, gguf.get_tensor_name_map = saved
+
+
 def materialize_llm(spec: str, outdir: str | os.PathLike, trust_remote_code: bool = False) -> None:
     """Write the configured causal LM as a plain Hugging Face directory (config.json, model.safetensors, tokenizer).
 
@@ -172,9 +191,10 @@ def materialize_llm(spec: str, outdir: str | os.PathLike, trust_remote_code: boo
     source, gguf = _resolve_llm_source(spec)
     kwargs = {"gguf_file": gguf} if gguf else {}
     log.info("loading LLM %s%s", source, f" ({gguf})" if gguf else "")
-    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code, **kwargs)
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32, trust_remote_code=trust_remote_code,
-                                                 **kwargs)
+    with _gguf_read_once() if gguf else contextlib.nullcontext():
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32,
+                                                     trust_remote_code=trust_remote_code, **kwargs)
     config = model.config
     if getattr(config, "quantization_config", None) is not None:  # GGUF: weights are de-quantized; drop the marker
         del config.quantization_config
