@@ -125,3 +125,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # demo's), so that the many short modules come last and fill the workers to the end
     first = {"demo": 0, "slurm": 1}
     items.sort(key=lambda item: first.get(xdist_group(item.nodeid), 2))
+
+
+# The demo's worker is the suite's critical path (its fixture is most of the suite's CPU, then its tests run); the
+# other workers' modules have time to spare. They run at a lower CPU priority (nice), so that under contention the
+# demo's jobs get the cores first and the others fill what the demo leaves idle. Children (Snakemake runs, the local
+# SLURM cluster's daemons and jobs) inherit it. Only raising niceness: any user may.
+DEMO_FIRST_NICENESS = 5
+
+
+@functools.cache
+def _yield_to_the_demo() -> None:
+    os.nice(DEMO_FIRST_NICENESS)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER") and xdist_group(item.nodeid) != "demo":
+        _yield_to_the_demo()
