@@ -61,13 +61,22 @@ def bcftools_consensus(
     return [seq for _, seq in read_fasta(proc.stdout)]
 
 
-def gt_only_vcf(vcf: str, out: str, bcftools: str = "bcftools") -> str:
-    """A copy of `vcf` without INFO and FORMAT fields other than GT: bcftools consensus reads only GT, and
-    parsing GL/DS of every sample for every overlapping window dominates its run time otherwise."""
-    for cmd in ([bcftools, "annotate", "-x", "INFO,^FORMAT/GT", "-Oz", "-o", out, vcf], [bcftools, "index", "-t", out]):
+def gt_only_vcf(vcf: str, out: str, bcftools: str = "bcftools", regions: str | None = None,
+                samples: Sequence[str] | None = None) -> str:
+    """A BCF copy of `vcf` without INFO and FORMAT fields other than GT (bcftools consensus reads only GT, and parsing
+    GL/DS of every sample for every overlapping window dominates its run time otherwise), of the records that overlap
+    `regions` (a bcftools regions file; records elsewhere cannot change a window) and the columns of `samples` only:
+    each bcftools consensus call reads the whole file once."""
+    steps = [[bcftools, "annotate", "-x", "INFO,^FORMAT/GT", *(["-R", regions] if regions else []), "-Ou", "-o",
+              f"{out}.tmp.bcf", vcf],
+             [bcftools, "view", *(["-s", ",".join(samples)] if samples is not None else []), "-Ob", "-o", out,
+              f"{out}.tmp.bcf"],
+             [bcftools, "index", out]]
+    for cmd in steps:
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr[-2000:]}")
+    os.remove(f"{out}.tmp.bcf")
     return out
 
 
@@ -96,9 +105,17 @@ def compare_with_bcftools(
         reader.close()
     reference = Reference(fasta)
     with tempfile.TemporaryDirectory() as tmp:
-        vcf = gt_only_vcf(vcf, str(Path(tmp) / "gt.vcf.gz"), bcftools)
         region_fasta = str(Path(tmp) / "windows.fa")
         pads = write_region_fasta(reference, chrom, vcf_chrom, windows, region_fasta)
+        regions = Path(tmp) / "windows.tsv"  # the windows, merged where they overlap, as a bcftools regions file
+        merged: list[list[int]] = []
+        for start, end in sorted((max(w.start, 0) + 1, max(w.end, 1)) for w in windows):
+            if merged and start <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        regions.write_text("".join(f"{vcf_chrom}\t{a}\t{b}\n" for a, b in merged))
+        vcf = gt_only_vcf(vcf, str(Path(tmp) / "gt.bcf"), bcftools, str(regions), individuals and samples)
         jobs = [(s, h) for s in samples for h in (1, 2)]
         mismatches: list[str] = []
         n = 0
