@@ -89,7 +89,8 @@ def measure(llm_dir: str, device: torch.device, window: int, settings: gta.GTASe
                 times.append((time.perf_counter() - t) / steps)
         sec = statistics.median(times)
         rows.append({"device": device.type, "precision": str(gta.llm_dtype(device, settings.precision)),
-                     "llm_params_M": round(sum(p.numel() for p in llm.parameters()) / 1e6, 1), "phase": phase, "window_bp": window,
+                     "llm_params_M": round(sum(p.numel() for p in llm.parameters()) / 1e6, 1), "phase": phase,
+                     "window_bp": window,
                      "segment_bp": settings.segment_length, "llm_layers": llm.config.num_hidden_layers,
                      "batch": b, "tokens_per_example": tokens // b, "sec_per_step": round(sec, 4),
                      "tokens_per_s": round(tokens / sec, 1), "bp_per_s": round(b * window / sec),
@@ -123,9 +124,8 @@ def main() -> None:
     real_cfg, demo_cfg = (yaml.safe_load((root / f).read_text()) for f in ("config.yaml", "demo.yaml"))
     real = gta.GTASettings.from_config(dict(real_cfg["models"]["gta"], batch_size=args.batch), real_cfg["seed"])
     demo = gta.GTASettings.from_config(demo_cfg["models"]["gta"], demo_cfg["seed"])
-    gpu = [torch.device("cuda")] if torch.cuda.is_available() else []
-    devices = {"cpu": [torch.device("cpu")], "cuda": [torch.device("cuda")], "auto": [torch.device("cpu")] + gpu}
-    devices = devices[args.devices]
+    devices = [torch.device(args.devices)] if args.devices != "auto" else (
+        [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else []))
     rows = []
     for device in devices:
         for window in (4000, 49000):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from hapexpr.haplotypes import Window, gene_windows, read_store
+from hapexpr.haplotypes import Window, gene_windows, merged_windows, read_store
 from hapexpr.reference import Reference
 from hapexpr.variants import VcfReader
 
@@ -108,14 +108,10 @@ def compare_with_bcftools(
         region_fasta = str(Path(tmp) / "windows.fa")
         pads = write_region_fasta(reference, chrom, vcf_chrom, windows, region_fasta)
         regions = Path(tmp) / "windows.tsv"  # the windows, merged where they overlap, as a bcftools regions file
-        merged: list[list[int]] = []
-        for start, end in sorted((max(w.start, 0) + 1, max(w.end, 1)) for w in windows):
-            if merged and start <= merged[-1][1] + 1:
-                merged[-1][1] = max(merged[-1][1], end)
-            else:
-                merged.append([start, end])
-        regions.write_text("".join(f"{vcf_chrom}\t{a}\t{b}\n" for a, b in merged))
-        vcf = gt_only_vcf(vcf, str(Path(tmp) / "gt.bcf"), bcftools, str(regions), individuals and samples)
+        regions.write_text("".join(f"{vcf_chrom}\t{max(a, 0) + 1}\t{max(b, 1)}\n"
+                                   for a, b, _ in merged_windows(sorted(windows, key=lambda w: w.start))))
+        vcf = gt_only_vcf(vcf, str(Path(tmp) / "gt.bcf"), bcftools, str(regions),
+                          samples if individuals is not None else None)
         jobs = [(s, h) for s in samples for h in (1, 2)]
         mismatches: list[str] = []
         n = 0

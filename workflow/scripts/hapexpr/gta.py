@@ -627,8 +627,8 @@ class GTAModel(nn.Module):
         return self.y_mean.device
 
     def _apply(self, fn, recurse: bool = True):
-        """`.to(device)`, `.cuda()`, `.cpu()` (the trainer moves the model to its device) take the frozen LLM along,
-        although it is kept outside the module tree."""
+        """`.to()`, `.cuda()`, `.cpu()`, `.float()`... take the frozen LLM along, although it is kept outside the
+        module tree (the trainer moves the model to its device)."""
         self.llm._apply(fn, recurse)
         return super()._apply(fn, recurse)
 

@@ -656,7 +656,7 @@ def check_ref_alleles(records: Iterable[Record], reference: Reference, chrom: st
             )
 
 
-def _merged(windows: Sequence[Window]) -> list[tuple[int, int, list[Window]]]:
+def merged_windows(windows: Sequence[Window]) -> list[tuple[int, int, list[Window]]]:
     """Windows (sorted by start) grouped into disjoint intervals; each interval is read from the VCF once."""
     groups: list[tuple[int, int, list[Window]]] = []
     for w in windows:
@@ -667,11 +667,13 @@ def _merged(windows: Sequence[Window]) -> list[tuple[int, int, list[Window]]]:
         else:
             groups.append((w.start, w.end, [w]))
     return groups
+
+
 def iter_window_records(reader: VcfReader | None, vcf_chrom: str | None,
                         windows: Sequence[Window]) -> Iterator[tuple[Window, list[Record]]]:
     """Each window (sorted by start) with the records overlapping it, streaming: every record is parsed once
     per merged interval, and records are dropped once no later window can reach them."""
-    for start, end, group in _merged(windows):
+    for start, end, group in merged_windows(windows):
         source = reader.records(vcf_chrom, start, end) if reader is not None and vcf_chrom else iter(())
         buffer: list[Record] = []
         positions: list[int] = []
