@@ -383,6 +383,43 @@ def test_left_padded_prompts_do_not_change_predictions(llm_dir):
     np.testing.assert_allclose(together, alone, rtol=1e-4, atol=1e-5)
 
 
+def one_pass(model: gta.GTAModel, windows, prompts) -> torch.Tensor:
+    """GTA's forward written as one pass over [left-padded prompt; aligned DNA tokens] (how it read before the
+    prompts' keys and values were computed apart): the reference of the two-pass forward."""
+    emb = model.llm.get_input_embeddings()
+    tokens = model.align(model.encoder(windows))
+    lp = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), lp), model.pad_id)
+    mask = torch.ones((len(prompts), lp + tokens.shape[1]), dtype=torch.long)
+    for i, p in enumerate(prompts):
+        mask[i, :lp - len(p)] = 0
+        ids[i, lp - len(p):] = torch.tensor(p, dtype=torch.long)
+    hidden = gta._base_model(model.llm)(inputs_embeds=torch.cat([emb(ids), tokens], 1), attention_mask=mask,
+                                        position_ids=(mask.cumsum(1) - 1).clamp(min=0)).last_hidden_state
+    pooled = hidden[:, lp:].mean(1) if model.settings.pooling == "mean" else hidden[:, -1]
+    return model.head(pooled).squeeze(-1)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "last"])
+def test_prompts_computed_once_give_the_one_pass_forward_and_its_gradients(llm_dir, pooling):
+    llm, tok = gta.load_llm(llm_dir, layers=2, device=torch.device("cpu"))
+    model = gta.build_model(settings(pooling=pooling, dropout=0.0), llm, tok, W)
+    a, b = tok("Gene A, a long description of a gene and its many functions.")["input_ids"], tok("Gene B.")["input_ids"]
+    prompts = [a, b, a, [], b, a]  # repeated, of other lengths, and empty: one batch
+    windows = random_windows(len(prompts), seed=11)
+    model.train()
+    got, want = model(windows, prompts), one_pass(model, windows, prompts)
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+    grads = [torch.autograd.grad(out.square().sum(), model.align.prototypes)[0] for out in (got, want)]
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-3, atol=1e-6)
+    y = model.predict(windows, prompts)  # batched by prompt, returned in the rows' order
+    np.testing.assert_allclose(y, model.predict(windows[::-1], prompts[::-1])[::-1], rtol=1e-5, atol=1e-6)
+    model.eval()
+    with torch.no_grad():
+        want = one_pass(model, windows, prompts) * model.y_std + model.y_mean
+    np.testing.assert_allclose(y, want.numpy(), rtol=1e-4, atol=1e-5)
+
+
 def test_kmer_encoder_reads_each_segments_overlapping_kmers():
     enc = gta.KmerSegmentEncoder(32, k=3, out_dim=8, dropout=0.0)
     ids = enc.kmer_ids(["ACGTN" + "A" * 59])

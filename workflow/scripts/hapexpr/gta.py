@@ -661,41 +661,70 @@ class GTAModel(nn.Module):
         return self.from_features(self.encoder(windows) if self.use_dna else None, prompts)
 
     def from_features(self, features: torch.Tensor | None, prompts: Sequence[Sequence[int]]) -> torch.Tensor:
-        emb = self.llm.get_input_embeddings()
-        if features is None:  # prompt only: no sequence tokens
-            tokens = torch.zeros((len(prompts), 0, emb.weight.shape[1]), device=self.device)
-        else:
-            tokens = self.align(features.to(self.device))
+        """Standardised predictions from segment features (None: the prompt-only control) and prompt token ids.
+
+        The frozen LLM reads [prompt; aligned DNA tokens] in two passes: the prompts' keys and values first, once per
+        distinct prompt of the batch and without gradients (a frozen LLM over frozen token embeddings: constants),
+        then the DNA tokens attending to them. Exactly the one-pass forward (the same attention, positions and
+        masks) without repeating a gene's prompt for each of its haplotypes, nor back-propagating through it."""
+        if features is None:  # prompt only: no sequence tokens; pool over the prompt's own positions
+            return self.head(self._pooled_prompts(prompts)).squeeze(-1)
+        tokens = self.align(features.to(self.device)).to(self.llm.get_input_embeddings().weight.dtype)
         b, s, _ = tokens.shape
-        lp = max((len(p) for p in prompts), default=0)
-        ids = torch.full((b, lp), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((b, lp + s), dtype=torch.long)
-        mask[:, lp:] = 1
-        for i, p in enumerate(prompts):  # left padding: the sequence tokens end every row
-            if len(p):
-                ids[i, lp - len(p):] = torch.tensor(p, dtype=torch.long)
-                mask[i, lp - len(p):lp] = 1
-        ids, mask = ids.to(self.device), mask.to(self.device)
-        inputs = torch.cat([emb(ids), tokens.to(emb.weight.dtype)], dim=1)
-        position_ids = (mask.cumsum(1) - 1).clamp(min=0)
-        hidden = _base_model(self.llm)(inputs_embeds=inputs, attention_mask=mask,
-                                       position_ids=position_ids).last_hidden_state.float()
-        if s == 0:  # prompt only: pool over the prompt's own positions
-            m = mask[:, :, None].to(hidden.dtype)
-            pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1) if self.settings.pooling == "mean" else hidden[:, -1]
-        else:
-            hidden = hidden[:, lp:]
-            pooled = hidden.mean(1) if self.settings.pooling == "mean" else hidden[:, -1]
+        past, prompt_mask = self._prompt_states(prompts)
+        mask = torch.cat([prompt_mask, torch.ones((b, s), dtype=torch.long, device=self.device)], dim=1)
+        position_ids = prompt_mask.sum(1, keepdim=True) + torch.arange(s, device=self.device)
+        hidden = _base_model(self.llm)(inputs_embeds=tokens, attention_mask=mask, position_ids=position_ids,
+                                       past_key_values=past, use_cache=past is not None).last_hidden_state.float()
+        pooled = hidden.mean(1) if self.settings.pooling == "mean" else hidden[:, -1]
         return self.head(pooled).squeeze(-1)
 
+    def _left_padded(self, prompts: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids and attention mask of prompts left-padded to the longest (the sequence tokens follow them)."""
+        lp = max((len(p) for p in prompts), default=0)
+        ids = torch.full((len(prompts), lp), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(prompts), lp), dtype=torch.long)
+        for i, p in enumerate(prompts):
+            if len(p):
+                ids[i, lp - len(p):] = torch.tensor(p, dtype=torch.long)
+                mask[i, lp - len(p):] = 1
+        return ids.to(self.device), mask.to(self.device)
+
+    def _prompt_states(self, prompts: Sequence[Sequence[int]]):
+        """(the LLM's key/value cache over each row's left-padded prompt, or None where no row has a prompt;
+        the prompts' attention mask), computed once per distinct prompt."""
+        keys = [tuple(p) for p in prompts]
+        distinct = list(dict.fromkeys(keys))
+        ids, mask = self._left_padded(distinct)
+        index = {p: i for i, p in enumerate(distinct)}
+        rows = torch.tensor([index[p] for p in keys], dtype=torch.long, device=self.device)
+        if ids.shape[1] == 0:
+            return None, mask[rows]
+        with torch.no_grad():
+            past = _base_model(self.llm)(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(1) - 1).clamp(
+                min=0), use_cache=True).past_key_values
+        past.batch_select_indices(rows)
+        return past, mask[rows]
+
+    def _pooled_prompts(self, prompts: Sequence[Sequence[int]]) -> torch.Tensor:
+        ids, mask = self._left_padded(prompts)
+        hidden = _base_model(self.llm)(input_ids=ids, attention_mask=mask,
+                                       position_ids=(mask.cumsum(1) - 1).clamp(min=0)).last_hidden_state.float()
+        if self.settings.pooling != "mean":
+            return hidden[:, -1]
+        m = mask[:, :, None].to(hidden.dtype)
+        return (hidden * m).sum(1) / m.sum(1).clamp(min=1)
+
     def predict(self, windows: Sequence[str], prompts: Sequence[Sequence[int]], batch_size: int = 32) -> np.ndarray:
-        """Predictions on the target's own scale, in batches, without gradients."""
+        """Predictions on the target's own scale, in batches, without gradients; the rows are batched by prompt
+        (a gene's haplotypes together), so that each batch computes few prompts (`from_features`)."""
         self.eval()
-        out = []
+        order = sorted(range(len(windows)), key=lambda i: tuple(prompts[i]))
+        z = torch.zeros(len(windows))
         with torch.no_grad(), autocast(self.device, autocast_dtype(self.device, self.settings.precision)):
-            for i in range(0, len(windows), batch_size):
-                out.append(self(windows[i:i + batch_size], prompts[i:i + batch_size]).float().cpu())
-        z = torch.cat(out) if out else torch.zeros(0)
+            for i in range(0, len(order), batch_size):
+                rows = order[i:i + batch_size]
+                z[rows] = self([windows[r] for r in rows], [prompts[r] for r in rows]).float().cpu()
         return (z * self.y_std.cpu() + self.y_mean.cpu()).numpy().astype(np.float64)
 
 
