@@ -679,8 +679,9 @@ class GTAModel(nn.Module):
         pooled = hidden.mean(1) if self.settings.pooling == "mean" else hidden[:, -1]
         return self.head(pooled).squeeze(-1)
 
-    def _left_padded(self, prompts: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Token ids and attention mask of prompts left-padded to the longest (the sequence tokens follow them)."""
+    def _left_padded(self, prompts: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Token ids, attention mask and position ids (0 at each prompt's first token) of prompts left-padded to the
+        longest (the sequence tokens follow them)."""
         lp = max((len(p) for p in prompts), default=0)
         ids = torch.full((len(prompts), lp), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(prompts), lp), dtype=torch.long)
@@ -688,28 +689,29 @@ class GTAModel(nn.Module):
             if len(p):
                 ids[i, lp - len(p):] = torch.tensor(p, dtype=torch.long)
                 mask[i, lp - len(p):] = 1
-        return ids.to(self.device), mask.to(self.device)
+        mask = mask.to(self.device)
+        return ids.to(self.device), mask, (mask.cumsum(1) - 1).clamp(min=0)
 
     def _prompt_states(self, prompts: Sequence[Sequence[int]]):
         """(the LLM's key/value cache over each row's left-padded prompt, or None where no row has a prompt;
         the prompts' attention mask), computed once per distinct prompt."""
         keys = [tuple(p) for p in prompts]
         distinct = list(dict.fromkeys(keys))
-        ids, mask = self._left_padded(distinct)
+        ids, mask, positions = self._left_padded(distinct)
         index = {p: i for i, p in enumerate(distinct)}
         rows = torch.tensor([index[p] for p in keys], dtype=torch.long, device=self.device)
         if ids.shape[1] == 0:
             return None, mask[rows]
         with torch.no_grad():
-            past = _base_model(self.llm)(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(1) - 1).clamp(
-                min=0), use_cache=True).past_key_values
+            past = _base_model(self.llm)(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                         use_cache=True).past_key_values
         past.batch_select_indices(rows)
         return past, mask[rows]
 
     def _pooled_prompts(self, prompts: Sequence[Sequence[int]]) -> torch.Tensor:
-        ids, mask = self._left_padded(prompts)
+        ids, mask, positions = self._left_padded(prompts)
         hidden = _base_model(self.llm)(input_ids=ids, attention_mask=mask,
-                                       position_ids=(mask.cumsum(1) - 1).clamp(min=0)).last_hidden_state.float()
+                                       position_ids=positions).last_hidden_state.float()
         if self.settings.pooling != "mean":
             return hidden[:, -1]
         m = mask[:, :, None].to(hidden.dtype)
