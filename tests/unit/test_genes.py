@@ -23,6 +23,7 @@ from hapexpr.genes import (
     split_genes,
     split_individuals,
     strip_version,
+    TissueInputs,
     transform_expression,
 )
 from hapexpr.ids import UnsafeIdError
@@ -270,13 +271,13 @@ def test_an_absent_test_population_is_an_error_naming_it():
 def test_test_populations_need_population_labels(tmp_path):
     expr = write_geuvadis(tmp_path / "e.txt", ["ENSG01.3"], ["S1", "S2"])
     with pytest.raises(InputError, match="needs population labels"):
-        make_individuals(["v.vcf.gz"], str(expr), "geuvadis", None, "two_column", 0.0, 0.0, seed=1,
+        make_individuals(["v.vcf.gz"], [(str(expr), "geuvadis")], None, "two_column", 0.0, 0.0, seed=1,
                          test_populations=["YRI"])
 
 
 def test_without_genotypes_every_individual_with_expression_is_train(tmp_path):
     expr = write_geuvadis(tmp_path / "e.txt", ["ENSG01.3"], ["S1", "S2"])
-    table = make_individuals([], str(expr), "geuvadis", None, "two_column", 0.5, 0.1, seed=1)
+    table = make_individuals([], [(str(expr), "geuvadis")], None, "two_column", 0.5, 0.1, seed=1)
     assert table["split"].tolist() == ["train", "train"] and not table["in_vcf"].any()
 
 
@@ -352,19 +353,73 @@ def test_make_individuals_and_genes_from_files(tmp_path, gtf):
     vcf = tmp_path / "v.vcf.gz"
     pysam.tabix_compress(str(plain), str(vcf))
     expr = write_geuvadis(tmp_path / "e.txt", ["ENSG01.3", "ENSG02.1", "ENSG04.2"], ["S1", "S2", "S3", "S9"])
-    individuals = make_individuals([str(vcf)], str(expr), "geuvadis", None, "two_column", 0.34, 0.0, seed=2)
+    individuals = make_individuals([str(vcf)], [(str(expr), "geuvadis")], None, "two_column", 0.34, 0.0, seed=2)
     assert individuals["in_vcf"].sum() == 4 and individuals["in_expression"].sum() == 4
     assert (individuals["split"] != "none").sum() == 3
     fai = tmp_path / "genome.fa.gz.fai"
     fai.write_text("chr1\t10000\t6\t60\t61\n")
-    genes, matrix, dropped = make_genes(str(gtf), str(fai), str(expr), "geuvadis", individuals, ["chr1"],
-                                        ["protein_coding", "lncRNA"], "log1p", None, "mean", {"block_bp": 2000},
-                                        seed=2)
+    run_genes, tissues = make_genes(str(gtf), str(fai), {"default": TissueInputs(str(expr))}, individuals,
+                                    ["chr1"], ["protein_coding", "lncRNA"], "log1p", None, "mean",
+                                    {"block_bp": 2000}, seed=2)
+    genes, matrix, dropped = tissues["default"].genes, tissues["default"].expression, tissues["default"].dropped
     assert dropped.to_dict("records") == [{"gene_id": "ENSG04", "reason": "chromosome not in the run"}]
     assert list(genes.columns) == GENE_COLUMNS
     assert genes["gene_id"].tolist() == ["ENSG01", "ENSG02"]
     assert list(matrix.columns) == ["S1", "S2", "S3"]  # S4 lacks expression, S9 genotypes
     assert genes["y_cross_gene"].tolist() == pytest.approx(matrix.mean(axis=1).tolist())
+    assert run_genes.equals(genes.drop(columns="y_cross_gene"))
+
+
+def test_tissues_share_the_run_genes_and_splits_each_with_its_own_targets_and_individuals(tmp_path, gtf):
+    """Two tissues: one personal matrix per tissue (different genes and individuals), a GTEx-only third; the run's
+    genes are the union, each gene's split the same in every tissue, each tissue's target its own."""
+    fai = tmp_path / "genome.fa.gz.fai"
+    fai.write_text("chr1\t10000\t6\t60\t61\n")
+    a = write_geuvadis(tmp_path / "a.txt", ["ENSG01.3", "ENSG02.1"], ["S1", "S2", "S3"])
+    b = tmp_path / "b.txt"
+    b.write_text("TargetID\tGene_Symbol\tChr\tCoord\tS2\tS3\tS4\nENSG02\tB\t1\t1\t1\t3\t5\n")
+    gtex = tmp_path / "gtex.gct"
+    gtex.write_text("#1.2\n3\t2\nName\tDescription\tLiver\tLung\nENSG01.5\tA\t9\t1\nENSG02.2\tB\t0\t3\n"
+                    "ENSG03.1\tC\t4\t4\n")
+    individuals = build_individuals(["S1", "S2", "S3", "S4"], ["S1", "S2", "S3", "S4"], None, 0.0, 0.0, seed=1)
+    tissues = {"A": TissueInputs(str(a), gtex_tissue="Liver"), "B": TissueInputs(str(b), gtex_tissue="Lung"),
+               "C": TissueInputs(None, gtex_tissue="Lung")}
+    run_genes, out = make_genes(str(gtf), str(fai), tissues, individuals, ["chr1"], ["protein_coding", "lncRNA"],
+                                "none", None, "gtex", {"block_bp": 3000, "test_fraction": 0.5}, seed=3,
+                                gtex_path=str(gtex))
+    assert out["A"].genes["gene_id"].tolist() == ["ENSG01", "ENSG02"]
+    assert out["B"].genes["gene_id"].tolist() == ["ENSG02"]
+    # ENSG03 of the GTEx table is not in the annotation (which has ENSG03_PAR_Y)
+    assert out["C"].genes.set_index("gene_id")["y_cross_gene"].to_dict() == pytest.approx(
+        {"ENSG01": np.log1p(1), "ENSG02": np.log1p(3)})
+    assert set(run_genes["gene_id"]) == set().union(*(set(o.genes["gene_id"]) for o in out.values()))
+    split = run_genes.set_index("gene_id")["split"]
+    for o in out.values():
+        assert (o.genes.set_index("gene_id")["split"] == split.reindex(o.genes["gene_id"])).all()
+    assert out["A"].genes.set_index("gene_id")["y_cross_gene"].to_dict() == pytest.approx(
+        {"ENSG01": np.log1p(9), "ENSG02": np.log1p(0)})
+    assert out["B"].genes["y_cross_gene"].tolist() == pytest.approx([np.log1p(3)])
+    assert list(out["A"].expression.columns) == ["S1", "S2", "S3"]
+    assert list(out["B"].expression.columns) == ["S2", "S3", "S4"]
+    assert out["C"].expression.shape[1] == 0 and out["C"].expression.index.name == "gene_id"
+
+
+def test_a_tissue_without_a_matrix_needs_a_gtex_target(tmp_path, gtf):
+    fai = tmp_path / "genome.fa.gz.fai"
+    fai.write_text("chr1\t10000\t6\t60\t61\n")
+    a = write_geuvadis(tmp_path / "a.txt", ["ENSG01.3"], ["S1", "S2"])
+    individuals = build_individuals(["S1", "S2"], ["S1", "S2"], None, 0.0, 0.0, seed=1)
+    with pytest.raises(InputError, match="tissue 'C' has no expression matrix"):
+        make_genes(str(gtf), str(fai), {"A": TissueInputs(str(a)), "C": TissueInputs(None)}, individuals,
+                   ["chr1"], ["protein_coding"], "none", None, "mean", {"block_bp": 3000}, seed=3)
+
+
+def test_individuals_with_expression_in_any_tissue_are_used(tmp_path):
+    a = write_geuvadis(tmp_path / "a.txt", ["ENSG01"], ["S1", "S2"])
+    b = write_geuvadis(tmp_path / "b.txt", ["ENSG01"], ["S2", "S3"])
+    table = make_individuals([], [(str(a), "geuvadis"), (str(b), "geuvadis")], None, "two_column", 0.0, 0.0,
+                             seed=1)
+    assert table["individual"].tolist() == ["S1", "S2", "S3"] and table["in_expression"].all()
 
 
 def test_window_n_fraction_counts_gaps_and_the_chromosome_end(tmp_path):

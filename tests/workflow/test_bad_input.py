@@ -116,7 +116,7 @@ def test_expression_matching_no_gene(tmp_path):
     assert "expression.txt.gz: none of its 2 gene ids" in log and "genes.gtf.gz" in log
     assert "genes" in out
     assert not (tmp_path / "results/genes").exists() or not any((tmp_path / "results/genes").iterdir())
-    assert not (tmp_path / "results/expression/expression.parquet").exists()
+    assert not (tmp_path / "results/expression/default.parquet").exists()
 
 
 def test_fasta_lacking_a_chromosome(tmp_path):

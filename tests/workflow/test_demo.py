@@ -69,7 +69,7 @@ def test_every_individual_has_genotypes_expression_and_a_population(demo_run):
 
 
 def test_expression_matrix_has_the_kept_genes_and_individuals(demo_run):
-    expr = pd.read_parquet(demo_run / "results/expression/expression.parquet")
+    expr = pd.read_parquet(demo_run / "results/expression/default.parquet")
     genes = _tsv(demo_run, "results/genes/genes.tsv")
     ind = _tsv(demo_run, "results/individuals.tsv")
     assert list(expr["gene_id"]) == list(genes["gene_id"])
@@ -77,7 +77,7 @@ def test_expression_matrix_has_the_kept_genes_and_individuals(demo_run):
 
 
 def test_cross_gene_target_follows_the_planted_baseline(demo_run):
-    genes = _tsv(demo_run, "results/genes/genes.tsv").set_index("gene_id")
+    genes = _tsv(demo_run, "results/genes/default/genes.tsv").set_index("gene_id")
     truth = _tsv(demo_run, "resources/truth/genes.tsv").set_index("gene_id")
     assert genes["y_cross_gene"].corr(truth.loc[genes.index, "baseline"]) > 0.95
 

@@ -23,8 +23,8 @@ pytestmark = pytest.mark.slow
 
 def test_planted_motifs_are_found_in_their_bins(demo_run):
     motifs = pd.read_csv(demo_run / "resources/truth/motifs.tsv", sep="\t")
-    domains = pd.read_csv(demo_run / "results/models/dexter/domains.tsv", sep="\t")
-    bins = [tuple(b) for b in json.loads((demo_run / "results/models/dexter/config.json").read_text())["bins"]]
+    domains = pd.read_csv(demo_run / "results/models/default/dexter/domains.tsv", sep="\t")
+    bins = [tuple(b) for b in json.loads((demo_run / "results/models/default/dexter/config.json").read_text())["bins"]]
     strong = motifs[motifs["effect"].abs() >= motifs["effect"].abs().median()]  # the stronger half
     assert len(strong) >= len(motifs) // 2
     recovered = []
@@ -38,7 +38,7 @@ def test_planted_motifs_are_found_in_their_bins(demo_run):
 
 
 def test_predictions_follow_the_contract(demo_run):
-    pred = pd.read_parquet(demo_run / "results/predictions/dexter.parquet")
+    pred = pd.read_parquet(demo_run / "results/predictions/default/dexter.parquet")
     assert list(pred.columns) == ["gene_id", "individual", "protocol", "y_true", "y_pred", "split", "status"]
     assert set(pred["protocol"]) == {"cross_gene", "cross_individual", "cross_population", "unseen_gene_individual"}
     assert (pred.loc[pred["protocol"] == "cross_gene", "individual"] == "reference").all()
@@ -48,7 +48,7 @@ def test_predictions_follow_the_contract(demo_run):
 
 
 def test_cross_gene_beats_shuffled_target(demo_run):
-    pred = pd.read_parquet(demo_run / "results/predictions/dexter.parquet")
+    pred = pd.read_parquet(demo_run / "results/predictions/default/dexter.parquet")
     test = pred[(pred["protocol"] == "cross_gene") & (pred["split"] == "test") & (pred["status"] == "ok")]
     r = np.corrcoef(test["y_true"], test["y_pred"])[0, 1]
     rng = np.random.default_rng(0)

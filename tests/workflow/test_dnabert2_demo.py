@@ -17,15 +17,15 @@ def test_demo_dnabert2_beats_shuffled_targets_cross_gene(demo_run):
         "dnabert2_shuffled": {"cross_gene"},
     }
     for name in ("dnabert2", "dnabert2_shuffled"):
-        d = pd.read_parquet(tmp_path / f"results/predictions/{name}.parquet")
+        d = pd.read_parquet(tmp_path / f"results/predictions/default/{name}.parquet")
         assert set(d["protocol"]) == protocols[name]
         test = d[(d["protocol"] == "cross_gene") & (d["split"] == "test") & (d["status"] == "ok")]
         assert len(test) >= 10
         r[name] = pearsonr(test["y_true"], test["y_pred"])[0]
     assert r["dnabert2"] > 0.2 and r["dnabert2"] > r["dnabert2_shuffled"] + 0.1, r
     # cross-individual rows: one per (gene, individual), the mean of two haplotype predictions
-    d = pd.read_parquet(tmp_path / "results/predictions/dnabert2.parquet")
+    d = pd.read_parquet(tmp_path / "results/predictions/default/dnabert2.parquet")
     ci = d[d["protocol"] == "cross_individual"]
     assert not ci.duplicated(["gene_id", "individual"]).any()
     assert np.isfinite(ci.loc[ci["status"] == "ok", "y_pred"]).all()
-    assert (tmp_path / "results/models/dnabert2/finetuned/cross_gene/training_log.tsv").is_file()
+    assert (tmp_path / "results/models/default/dnabert2/finetuned/cross_gene/training_log.tsv").is_file()

@@ -17,7 +17,7 @@ def test_gta_on_the_workflows_dnabert2_model_waits_for_it(tmp_path):
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     out = run_snakemake(tmp_path, *PROFILE, "--configfile", str(path), "-n", "-p",
-                        "results/models/gta/gta/cross_gene/model.safetensors").stdout
+                        "results/models/default/gta/gta/cross_gene/model.safetensors").stdout
     assert "rule pretrain_dna_lm:" in out and "rule train_gta:" in out
     assert "rule train_dnabert2:" not in out
     assert "results/models/dna_lm/model.safetensors" in out.split("rule train_gta:")[1].split("output:")[0]
@@ -39,7 +39,7 @@ def test_cross_gene_only_run_without_vcf_plans_no_individual_rules(tmp_path):
     for rule in ("haplotypes", "train_gc_cpg", "predict_dexter", "train_dnabert2", "train_gta", "all"):
         assert f"rule {rule}:" in out, rule
     for absent in ("rule elastic_net:", "rule download_vcf", "resources/vcf/", "cross_individual",
-                   "results/predictions/elastic_net"):
+                   "results/predictions/default/elastic_net"):
         assert absent not in out, absent
-    assert "results/predictions/gc_cpg/22.parquet" in out
+    assert "results/predictions/default/gc_cpg/22.parquet" in out
     assert "results/haplotypes/22.sequences.parquet" in out

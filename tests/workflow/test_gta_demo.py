@@ -22,14 +22,14 @@ def cross_gene_spearman(predictions: pd.DataFrame, truth: pd.DataFrame) -> float
 @pytest.mark.slow
 def test_gta_beats_a_shuffled_target_control_on_the_demo(demo_run):
     # the workflow's own control `gta_shuffled`: trained exactly like gta on targets permuted across the examples
-    control = pd.read_parquet(demo_run / "results/predictions/gta_shuffled.parquet")
+    control = pd.read_parquet(demo_run / "results/predictions/default/gta_shuffled.parquet")
     assert set(control["protocol"]) == {"cross_gene"}  # demo.yaml: variant_protocols
-    full = pd.read_parquet(demo_run / "results/predictions/gta.parquet")
+    full = pd.read_parquet(demo_run / "results/predictions/default/gta.parquet")
     assert set(full["protocol"]) == {"cross_gene", "cross_individual", "cross_population", "unseen_gene_individual"}
-    truth = pd.read_csv(demo_run / "results/genes/genes.tsv", sep="\t")
+    truth = pd.read_csv(demo_run / "results/genes/default/genes.tsv", sep="\t")
     rho_full = cross_gene_spearman(full, truth)
     rho_control = cross_gene_spearman(control, truth)
     assert rho_full > rho_control + 0.1, (rho_full, rho_control)
     assert rho_full > 0.2, rho_full
-    by_distance = pd.read_csv(demo_run / "results/models/gta/attribution_by_distance.tsv", sep="\t")
+    by_distance = pd.read_csv(demo_run / "results/models/default/gta/attribution_by_distance.tsv", sep="\t")
     assert np.isclose(by_distance["mean_share"].sum(), 1.0)

@@ -24,14 +24,14 @@ N_SHUFFLES = 200
 
 
 def metric(workdir, name, protocol, which, split="test"):
-    table = pd.read_csv(workdir / f"results/metrics/{name}.tsv", sep="\t")
+    table = pd.read_csv(workdir / f"results/metrics/default/{name}.tsv", sep="\t")
     row = table[(table["protocol"] == protocol) & (table["metric"] == which) & (table["split"] == split)]
     assert len(row) == 1, f"{name}: no {protocol} {which} on {split}"
     return row.iloc[0]
 
 
 def predictions(workdir, name):
-    return pd.read_parquet(workdir / f"results/predictions/{name}.parquet")
+    return pd.read_parquet(workdir / f"results/predictions/default/{name}.parquet")
 
 
 def shuffled_cross_gene_pearson(pred: pd.DataFrame, rng) -> np.ndarray:
@@ -52,8 +52,8 @@ def test_every_enabled_model_has_predictions_metrics_and_a_summary_row(demo_run)
     summary = pd.read_csv(demo_run / "results/benchmark/summary.tsv", sep="\t")
     ours = summary[summary["source"] == "this run"]
     for name in (*SEQUENCE_MODELS, "elastic_net"):
-        assert (demo_run / f"results/predictions/{name}.parquet").is_file()
-        assert (demo_run / f"results/metrics/{name}.per_gene.tsv").is_file()
+        assert (demo_run / f"results/predictions/default/{name}.parquet").is_file()
+        assert (demo_run / f"results/metrics/default/{name}.per_gene.tsv").is_file()
         assert name in set(ours["model"])
     assert (summary["source"] == "published (other data)").sum() >= 5
     assert set(ours.loc[ours["model"] == "elastic_net", "protocol"]) >= {"cross_individual", "cross_population"}
@@ -98,8 +98,8 @@ def test_motif_aware_model_beats_gc_cpg_cross_gene(demo_run, name):
 def test_elastic_net_finds_the_planted_causal_variants(demo_run):
     truth_genes = pd.read_csv(demo_run / "resources/truth/genes.tsv", sep="\t")
     causal = pd.read_csv(demo_run / "resources/truth/causal_variants.tsv", sep="\t")
-    weights = pd.read_csv(demo_run / "results/models/elastic_net/weights.tsv", sep="\t")
-    fitted = pd.read_csv(demo_run / "results/models/elastic_net/genes.tsv", sep="\t")
+    weights = pd.read_csv(demo_run / "results/models/default/elastic_net/weights.tsv", sep="\t")
+    fitted = pd.read_csv(demo_run / "results/models/default/elastic_net/genes.tsv", sep="\t")
     strong = set(truth_genes.loc[truth_genes["h2"] >= 0.3, "gene_id"]) & set(fitted.loc[fitted["status"] == "ok",
                                                                                           "gene_id"])
     assert len(strong) >= 10, "too few high-heritability genes to judge"
@@ -141,5 +141,5 @@ def test_elastic_net_beats_every_sequence_model_cross_individual_and_the_report_
     sequence_models = [m for m in mean_r.index if not m.startswith("elastic_net")]
     assert len(sequence_models) >= 5, sequence_models
     assert (mean_r["elastic_net"] > mean_r[sequence_models] + 0.1).all(), mean_r
-    grid = (demo_run / "results/report/benchmark_grid.html").read_text()
+    grid = (demo_run / "results/report/default/benchmark_grid.html").read_text()
     assert "beats every sequence model" in grid

@@ -116,7 +116,7 @@ def test_genes_have_the_gencode_v19_tss_minus_one(realdata_run):
     assert set(genes["chrom"]) == {"chr22"}
     assert set(genes["biotype"]) <= {"protein_coding", "lncRNA"}  # lincRNA in GENCODE v19: BIOTYPE_SYNONYMS
     assert set(genes["split"]) == {"train", "test"}  # CLASSICAL_MODELS: 100 kb blocks, no validation share
-    expression = pd.read_parquet(workdir / "results/expression/expression.parquet")
+    expression = pd.read_parquet(workdir / "results/expression/default.parquet")
     assert list(expression["gene_id"]) == list(genes["gene_id"])
     assert expression.shape[1] - 1 == N_WITH_BOTH
 
@@ -124,19 +124,19 @@ def test_genes_have_the_gencode_v19_tss_minus_one(realdata_run):
 def test_every_classical_model_predicts_and_is_scored(realdata_run):
     workdir, _ = realdata_run
     genes = pd.read_csv(workdir / "results/genes/genes.tsv", sep="\t")
-    dropped = pd.read_csv(workdir / "results/genes/dropped.tsv", sep="\t")
+    dropped = pd.read_csv(workdir / "results/genes/default/dropped.tsv", sep="\t")
     # only genes whose window lies in the 1 Mb of real sequence are kept; the others are listed with the reason
     assert genes["tss"].between(20_000_000 + 2_000, 21_000_000 - 2_000).all()
     assert dropped["reason"].str.contains("N").sum() > 100
     summary = pd.read_csv(workdir / "results/benchmark/summary.tsv", sep="\t")
     ours = summary[summary["source"] == "this run"]
     for model in ("gc_cpg", "kmer_ridge", "dexter"):
-        predictions = pd.read_parquet(workdir / f"results/predictions/{model}.parquet")
+        predictions = pd.read_parquet(workdir / f"results/predictions/default/{model}.parquet")
         # no splits.individuals.test_populations here: no cross_population rows
         assert set(predictions["protocol"]) == {"cross_gene", "cross_individual", "unseen_gene_individual"}, model
         assert ((ours["model"] == model) & (ours["protocol"] == "cross_gene")).any(), model
-    net = pd.read_parquet(workdir / "results/predictions/elastic_net.parquet")
+    net = pd.read_parquet(workdir / "results/predictions/default/elastic_net.parquet")
     assert set(net["protocol"]) == {"cross_individual"}
     # genes with cis variants in the genotyped 100 kb get fitted; the rest are skipped with a reason
     assert (net["status"] == "ok").any() and net.loc[net["status"] != "ok", "status"].str.startswith("skipped").all()
-    assert (workdir / "results/report/summary.html").stat().st_size > 0
+    assert (workdir / "results/report/default/summary.html").stat().st_size > 0

@@ -14,11 +14,13 @@ pytestmark = pytest.mark.slow
 
 def test_report_files_exist_and_summary_names_every_model(demo_run):
     report = demo_run / "results" / "report"
-    for name in ("overview.html", "summary.html", "per_gene.html", "provenance.html", "cross_gene.png",
-                 "per_gene_r.png", "versus_elastic_net.png", "haplotypes.png"):
+    for name in ("overview.html", "default/summary.html", "default/per_gene.html", "provenance.html",
+                 "default/cross_gene.png", "default/per_gene_r.png", "default/versus_elastic_net.png",
+                 "haplotypes.png"):
         assert (report / name).stat().st_size > 0, name
     summary = pd.read_csv(demo_run / "results" / "benchmark" / "summary.tsv", sep="\t")
-    html = (report / "summary.html").read_text()
+    assert set(summary.loc[summary["source"] == "this run", "tissue"]) == {"default"}
+    html = (report / "default" / "summary.html").read_text()
     assert "published (other data)" in html
     for model in summary.loc[summary["source"] == "this run", "model"].unique():
         assert model in summary["model"].tolist()

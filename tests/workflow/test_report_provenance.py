@@ -32,7 +32,8 @@ def test_provenance_lists_this_runs_jobs_with_requested_and_used_resources(tmp_p
     html = (tmp_path / "results" / "report" / "provenance.html").read_text()
     runtime = html_rows(html, "Runtime")
     jobs = " ".join(runtime)
-    for job in ("simulate", "genes", "haplotypes/chr1", "train_gc_cpg", "predict_gc_cpg/chr4", "evaluate"):
+    for job in ("simulate", "genes", "haplotypes/chr1", "default/train_gc_cpg", "default/predict_gc_cpg/chr4",
+                "evaluate"):
         assert f">{job}<" in jobs, job
     assert "kmer_ridge" not in jobs and "chr9" not in jobs and "99999" not in jobs
     # requested beside used: the profile's benchmark-extended records threads, mem_mb, runtime of each job

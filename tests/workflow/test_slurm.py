@@ -420,10 +420,10 @@ def test_toy_training_killed_mid_run_resumes_from_its_checkpoint(toy, slurm_clus
 # per-chromosome rules upstream of them (haplotypes, dnabert2_tokens) and the local rule gta_llm.
 SLURM_TARGETS = (
     "results/models/dnabert2/embeddings/chr4.parquet",  # pretrain_dna_lm, dnabert2_tokens, embed_dnabert2
-    "results/models/dnabert2/finetuned/cross_gene/predictions.parquet",  # train_dnabert2
-    "results/predictions/gta.parquet",  # gta_llm (local), train_gta, predict_gta
-    "results/models/gta/attributions.tsv",  # interpret_gta
-    "results/predictions/cnn.parquet",  # train_cnn, predict_cnn
+    "results/models/default/dnabert2/finetuned/cross_gene/predictions.parquet",  # train_dnabert2
+    "results/predictions/default/gta.parquet",  # gta_llm (local), train_gta, predict_gta
+    "results/models/default/gta/attributions.tsv",  # interpret_gta
+    "results/predictions/default/cnn.parquet",  # train_cnn, predict_cnn
 )
 
 

@@ -64,7 +64,7 @@ def test_risk_metrics_are_in_the_summary_beside_the_polygenic_score(demo_run):
     r2 = r2.set_index("model")["value"]
     # the planted expression-mediated part carries over to the held-out population
     assert r2["elastic_net"] > r2["covariates"] + 0.03, r2
-    assert (demo_run / "results/report/traits.html").stat().st_size > 0
-    assert "elastic_net+pgs" in (demo_run / "results/report/traits.html").read_text()
+    assert (demo_run / "results/report/default/traits.html").stat().st_size > 0
+    assert "elastic_net+pgs" in (demo_run / "results/report/default/traits.html").read_text()
     for figure in ("traits_association.png", "traits_risk.png"):
-        assert (demo_run / "results/report" / figure).stat().st_size > 10_000
+        assert (demo_run / "results/report/default" / figure).stat().st_size > 10_000

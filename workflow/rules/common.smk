@@ -110,6 +110,7 @@ def check_config():
                     f"{key}: chromosomes {shared} would all read {url}; write {{chrom}} in sources.vcf.url "
                     f"where the chromosome goes, or give each chromosome its own file in sources.vcf.chrom_urls."
                 )
+    problems += tissue_problems()
     if cfg("traits", "traits"):
         if "simulate" not in config and not cfg("sources", "phenotypes"):
             problems.append(
@@ -125,6 +126,59 @@ def check_config():
         logger.warning("sources.phenotypes is set but traits.traits names no trait: the phenotypes are not used")
     if problems:
         raise WorkflowError("the config cannot mean what it asks for:\n  " + "\n  ".join(problems))
+
+
+def tissue_problems():
+    """What `tissues` (or its absence) asks for that the run cannot do, each naming the key and the fix."""
+    tissues = cfg("tissues")
+    target = cfg("evaluation", "cross_gene_target", default="mean")
+    demo = "simulate" in config
+    if not tissues:
+        if not demo and not cfg("sources", "expression"):
+            return [
+                "sources.expression is missing: give the personal expression matrix there, or several tissues "
+                "under tissues: (config/README.md, 'Tissues')."
+            ]
+        return []
+    problems = []
+    if cfg("sources", "expression"):
+        problems.append(
+            "sources.expression is set but so is tissues: give that matrix as the expression of one "
+            "of the tissues (tissues.<name>.expression), and remove sources.expression."
+        )
+    simulated = [t for t, p in tissues.items() if (p or {}).get("expression") == "simulated"]
+    if simulated and not demo:
+        problems.append(
+            f"tissues.{simulated[0]}.expression is 'simulated', but this is no demo (no simulate: "
+            f"section); give the URL or path of the tissue's matrix."
+        )
+    if len(simulated) > 1:
+        problems.append(f"tissues {simulated} all use the simulated matrix; one tissue can.")
+    personal = [t for t, p in tissues.items() if (p or {}).get("expression")]
+    if not personal:
+        problems.append(
+            "no tissue under tissues: has a personal expression matrix (tissues.<name>.expression); "
+            "the individuals and their splits come from those matrices, so give at least one."
+        )
+    for tissue, props in tissues.items():
+        props = props or {}
+        if target == "gtex" and not props.get("gtex_tissue"):
+            problems.append(
+                f"tissues.{tissue}.gtex_tissue is missing, but evaluation.cross_gene_target is gtex: "
+                f"name the tissue's column of the GTEx median-TPM table."
+            )
+        if target in ("mean", "median") and not props.get("expression"):
+            problems.append(
+                f"tissues.{tissue} has no expression matrix, so evaluation.cross_gene_target "
+                f"{target} (over its individuals) has nothing to average: give tissues.{tissue}."
+                f"expression, or use cross_gene_target gtex with tissues.{tissue}.gtex_tissue."
+            )
+    if target == "levels" and len(tissues) > 1:
+        problems.append(
+            "evaluation.cross_gene_target levels reads one matrix (sources.expression_levels), which "
+            "cannot be the target of several tissues: use gtex (a column per tissue) or mean."
+        )
+    return problems
 
 
 def cfg(*keys, default=None):
@@ -152,6 +206,89 @@ if not GENOTYPES and config.get("models", {}).get("elastic_net", {}).get("enable
         "the elastic net needs genotypes and is left out"
     )
 
+
+# Tissues (config/README.md, "Tissues"): the expression targets of the run. Every model, metric and association is
+# per tissue; the haplotype store, features and splits are shared.
+def tissue_settings():
+    """{tissue: {expression: source | "simulated" | None, gtex_tissue}}: the config's `tissues`, else one tissue,
+    `default`, whose matrix is sources.expression (the simulated one in the demo) and GTEx column
+    evaluation.gtex_tissue."""
+    if cfg("tissues"):
+        return {name: dict(props or {}) for name, props in config["tissues"].items()}
+    return {
+        "default": {
+            "expression": "simulated" if DEMO else cfg("sources", "expression"),
+            "gtex_tissue": cfg("evaluation", "gtex_tissue"),
+        }
+    }
+
+
+TISSUE_SETTINGS = tissue_settings()
+TISSUES = list(TISSUE_SETTINGS)
+
+
+def tissue_expression_source(tissue):
+    """The file a tissue's personal expression matrix is downloaded (or simulated) to; None without one."""
+    source = TISSUE_SETTINGS[tissue].get("expression")
+    if source is None:
+        return None
+    if source == "simulated" or not cfg("tissues"):
+        return EXPRESSION
+    return f"resources/expression/tissues/{tissue}.txt.gz"
+
+
+def tissue_source_files(tissue):
+    """A tissue's own expression source as an input file when it is local (as local_source)."""
+    source = TISSUE_SETTINGS[tissue].get("expression")
+    path = local_source_path(source.get("url")) if isinstance(source, dict) else None
+    return [path] if path else []
+
+
+def tissue_expression_format(tissue):
+    source = TISSUE_SETTINGS[tissue].get("expression")
+    return source.get("format", "geuvadis") if isinstance(source, dict) and cfg("tissues") else expression_format()
+
+
+def tissue_protocols(tissue):
+    """The protocols of a tissue's rows: all of the run's with a personal matrix, else cross_gene only."""
+    return PROTOCOLS if TISSUE_SETTINGS[tissue].get("expression") else ["cross_gene"]
+
+
+def run_protocols(tissue=None):
+    """A tissue's protocols; with None, the run's (those of any tissue)."""
+    return PROTOCOLS if tissue is None else tissue_protocols(tissue)
+
+
+def personal_tissues():
+    """The tissues with a personal expression matrix, in config order."""
+    return [t for t in TISSUES if tissue_expression_source(t)]
+
+
+def personal_matrices():
+    """Every tissue's personal expression matrix (one file may serve only one tissue)."""
+    return [tissue_expression_source(t) for t in personal_tissues()]
+
+
+def genes_tissue_inputs():
+    """{tissue: hapexpr.genes.TissueInputs arguments} of the genes rule."""
+    return {
+        t: {
+            "expression": tissue_expression_source(t),
+            "expression_format": tissue_expression_format(t),
+            "gtex_tissue": TISSUE_SETTINGS[t].get("gtex_tissue"),
+        }
+        for t in TISSUES
+    }
+
+
+def tissue_genes(wildcards):
+    return f"results/genes/{wildcards.tissue}/genes.tsv"
+
+
+def tissue_matrix(wildcards):
+    return f"results/expression/{wildcards.tissue}.parquet"
+
+
 # File contracts of the download/simulate stage (DESIGN.md): every later stage reads these paths.
 REFERENCE = "resources/reference/genome.fa.gz"
 ANNOTATION = "resources/annotation/genes.gtf.gz"
@@ -165,6 +302,7 @@ PHENOTYPES = "resources/phenotypes/phenotypes.tsv"
 
 wildcard_constraints:
     chrom="|".join(re.escape(c) for c in CHROMOSOMES),
+    tissue="|".join(re.escape(t) for t in TISSUES),
 
 
 def attempt_scaled(base):
@@ -224,9 +362,10 @@ def final_outputs():
             "results/report/overview.html",
             "results/report/training_curves.png",
             "results/report/provenance.html",
+            *expand("results/report/{tissue}/{page}.html", tissue=TISSUES, page=["summary", "benchmark_grid"]),
         ]
-    for enet in [e for e in ELASTIC_NETS if e in prediction_names()]:
-        targets += [f"results/models/{enet}/weights.tsv", f"results/models/{enet}/genes.tsv"]
+    for tissue, enet in [(t, n) for t, n in tissue_names() if n in ELASTIC_NETS]:
+        targets += [f"results/models/{tissue}/{enet}/weights.tsv", f"results/models/{tissue}/{enet}/genes.tsv"]
     return targets + dexter_outputs() + gta_targets() + trait_targets()
 
 
@@ -287,19 +426,34 @@ GENOTYPE_MODELS = ELASTIC_NETS
 WINDOWLESS_MODELS = [*ELASTIC_NETS, "dna_lm"]
 
 
-def prediction_models():
-    """{prediction name: its model}: each enabled model, plus <model>_<variant> for its configured variants."""
+def prediction_models(tissue=None):
+    """{prediction name: its model} (of `tissue`; None: of the run): each enabled model, plus <model>_<variant> for
+    its configured variants."""
     names = {}
     for model, props in (cfg("models", default={}) or {}).items():
         if not (props or {}).get("enabled", False):
             continue
-        if model in GENOTYPE_MODELS and not GENOTYPES:
-            continue  # a cross-gene-only run has no genotypes to fit it on (config/README.md)
+        if model in GENOTYPE_MODELS and "cross_individual" not in run_protocols(tissue):
+            continue  # a cross-gene-only run or tissue has no genotypes or targets to fit it on (config/README.md)
         names[model] = model
         for variant in props.get("variants", []) or []:
             label = variant.get("name") if isinstance(variant, dict) else variant
             names[f"{model}_{label}"] = model
-    return names
+    # a neural model or variant configured for none of the tissue's protocols (e.g. cross_individual only, in a
+    # GTEx-only tissue) has no prediction there
+    return {name: model for name, model in names.items() if name_protocols(name, model, tissue)}
+
+
+def name_protocols(name, model, tissue=None):
+    """The trained protocols of a prediction name in `tissue` (every classical model predicts cross_gene)."""
+    if model == "gta":
+        return gta_protocols(name, tissue)
+    if model == "cnn":
+        return cnn_protocols(tissue)
+    if model == "dnabert2":
+        variant = {"dnabert2": "finetuned", "dnabert2_shuffled": "shuffled"}.get(name, "frozen")
+        return dnabert2_protocols(variant, tissue)
+    return run_protocols(tissue)
 
 
 def model_window(model):
@@ -317,9 +471,23 @@ def haplotype_window():
     return max(windows, default=config["window"]["length"])
 
 
-def prediction_names():
-    """Names of the prediction files: each enabled model, plus <model>_<variant> for its configured variants."""
-    return list(prediction_models())
+def prediction_names(tissue=None):
+    """Names of the prediction files (of `tissue`; None: of the run): each enabled model, plus <model>_<variant>
+    for its configured variants."""
+    return list(prediction_models(tissue))
+
+
+def tissue_names(tissues=None):
+    """[tissue, prediction name] of every tissue (or of `tissues`) and each of its prediction names, in the order
+    of tissue_files."""
+    return [[t, n] for t in (TISSUES if tissues is None else tissues) for n in prediction_names(t)]
+
+
+def tissue_files(pattern, names=True):
+    """`pattern` (with {tissue}, and {name} when `names`) for every tissue and each of its prediction names."""
+    if not names:
+        return expand(pattern, tissue=TISSUES)
+    return [pattern.format(tissue=t, name=n) for t, n in tissue_names()]
 
 
 def model_windows():
@@ -376,18 +544,20 @@ def sequence_model_inputs(wildcards):
     """What a sequence model needs to predict one chromosome: its haplotype store, genes, expression, individuals."""
     return {
         **haplotype_store(wildcards.chrom),
-        "genes": "results/genes/genes.tsv",
-        "expression": "results/expression/expression.parquet",
+        "genes": tissue_genes(wildcards),
+        "expression": tissue_matrix(wildcards),
         "individuals": "results/individuals.tsv",
     }
 
 
 # --- Models: DExTER ---
 def dexter_outputs():
-    """DExTER's predictions and domain table, when models.dexter.enabled."""
+    """DExTER's predictions and domain table of each tissue, when models.dexter.enabled."""
     if not cfg("models", "dexter", "enabled", default=False):
         return []
-    return ["results/predictions/dexter.parquet", "results/models/dexter/domains.tsv"]
+    return tissue_files("results/predictions/{tissue}/dexter.parquet", names=False) + tissue_files(
+        "results/models/{tissue}/dexter/domains.tsv", names=False
+    )
 
 
 def dexter_params():
@@ -421,18 +591,18 @@ def gta_names():
 def gta_targets():
     if not gta_names():
         return []
-    return expand("results/predictions/{name}.parquet", name=gta_names()) + [
-        "results/models/gta/attribution_by_distance.tsv",
-        "results/models/gta/attribution_by_distance.png",
-    ]
+    return expand("results/predictions/{tissue}/{name}.parquet", tissue=TISSUES, name=gta_names()) + expand(
+        "results/models/{tissue}/gta/attribution_by_distance.{ext}", tissue=TISSUES, ext=["tsv", "png"]
+    )
 
 
-def gta_protocols(name="gta"):
-    """Protocols of `gta`; the ablations use `variant_protocols` (default: the same)."""
+def gta_protocols(name="gta", tissue=None):
+    """Protocols of `gta` (in `tissue`; any tissue's when None); the ablations use `variant_protocols` (default:
+    the same)."""
     protocols = cfg("models", "gta", "protocols", default=["cross_gene", "cross_individual"])
     if name != "gta":
         protocols = cfg("models", "gta", "variant_protocols", default=None) or protocols
-    return [p for p in protocols if p in PROTOCOLS]
+    return [p for p in protocols if p in run_protocols(tissue)]
 
 
 def gta_llm_dir():
@@ -462,8 +632,8 @@ def gta_encoder_files():
 
 def gta_inputs(wildcards):
     return {
-        "genes": "results/genes/genes.tsv",
-        "expression": "results/expression/expression.parquet",
+        "genes": tissue_genes(wildcards),
+        "expression": tissue_matrix(wildcards),
         "individuals": "results/individuals.tsv",
         "sequences": haplotype_stores(),
         "maps": haplotype_stores("map"),
@@ -479,16 +649,16 @@ def allow_cpu():
 
 
 # The one-hot CNN (workflow/rules/models/cnn.smk)
-def cnn_protocols():
-    """The protocols the CNN trains a model for (cross_gene only in a cross-gene-only run)."""
+def cnn_protocols(tissue=None):
+    """The protocols the CNN trains a model for (cross_gene only in a cross-gene-only run or tissue)."""
     protocols = cfg("models", "cnn", "protocols", default=["cross_gene", "cross_individual"])
-    return [p for p in protocols if p in PROTOCOLS]
+    return [p for p in protocols if p in run_protocols(tissue)]
 
 
 def cnn_inputs(wildcards):
     return {
-        "genes": "results/genes/genes.tsv",
-        "expression": "results/expression/expression.parquet",
+        "genes": tissue_genes(wildcards),
+        "expression": tissue_matrix(wildcards),
         "individuals": "results/individuals.tsv",
         "sequences": haplotype_stores(),
         "maps": haplotype_stores("map"),
@@ -498,15 +668,16 @@ def cnn_inputs(wildcards):
 def gta_weights(wildcards):
     name = wildcards.get("name", "gta")
     return expand(
-        "results/models/gta/{name}/{protocol}/model.safetensors",
+        "results/models/{tissue}/gta/{name}/{protocol}/model.safetensors",
+        tissue=wildcards.tissue,
         name=name,
-        protocol=gta_protocols(name),
+        protocol=gta_protocols(name, wildcards.tissue),
     )
 
 
 def gta_model_dir(weights):
-    """The model's directory from the path of one of its protocol's weights: results/models/gta/<name> (GTA),
-    results/models/cnn (the CNN)."""
+    """The model's directory from the path of one of its protocol's weights: results/models/<tissue>/gta/<name>
+    (GTA), results/models/<tissue>/cnn (the CNN)."""
     return os.path.dirname(os.path.dirname(weights))
 
 
@@ -564,12 +735,9 @@ def used_conda():
     return "conda" in {str(m).lower() for m in workflow.deployment_settings.deployment_method}
 
 
-def report_predictions():
-    return expand("results/predictions/{name}.parquet", name=prediction_names())
-
-
-def report_per_gene():
-    return expand("results/metrics/{name}.per_gene.tsv", name=prediction_names())
+def trait_predictions():
+    """The predictions files of every tissue with personal predictions (a personal matrix), in tissue_names order."""
+    return [f"results/predictions/{t}/{n}.parquet" for t, n in tissue_names(personal_tissues())]
 
 
 def haplotype_counts():
@@ -582,17 +750,20 @@ def truth_genes():
 
 def training_logs():
     """Training logs (hapexpr.training, one set of columns) of the neural models, by label: DNABERT-2, GTA and the
-    CNN, per protocol."""
+    CNN, per protocol (and tissue, when the run has several)."""
     logs = {}
-    if cfg("models", "dnabert2", "enabled", default=False):
-        for protocol in dnabert2_protocols():
-            logs[f"dnabert2 ({protocol})"] = f"results/models/dnabert2/finetuned/{protocol}/training_log.tsv"
-    if cfg("models", "gta", "enabled", default=False):
-        for protocol in gta_protocols():
-            logs[f"gta ({protocol})"] = f"results/models/gta/gta/{protocol}/training_log.tsv"
-    if cfg("models", "cnn", "enabled", default=False):
-        for protocol in cnn_protocols():
-            logs[f"cnn ({protocol})"] = f"results/models/cnn/{protocol}/training_log.tsv"
+    for tissue in TISSUES:
+        where = f"{tissue}, " if len(TISSUES) > 1 else ""
+        models = f"results/models/{tissue}"
+        if cfg("models", "dnabert2", "enabled", default=False):
+            for protocol in dnabert2_protocols(tissue=tissue):
+                logs[f"dnabert2 ({where}{protocol})"] = f"{models}/dnabert2/finetuned/{protocol}/training_log.tsv"
+        if cfg("models", "gta", "enabled", default=False):
+            for protocol in gta_protocols(tissue=tissue):
+                logs[f"gta ({where}{protocol})"] = f"{models}/gta/gta/{protocol}/training_log.tsv"
+        if cfg("models", "cnn", "enabled", default=False):
+            for protocol in cnn_protocols(tissue):
+                logs[f"cnn ({where}{protocol})"] = f"{models}/cnn/{protocol}/training_log.tsv"
     return logs
 
 
@@ -623,8 +794,9 @@ def risk_metrics():
 
 
 def trait_report_page():
-    """The report's traits tables (the provenance page waits for it: its runtime table lists every job)."""
-    return "results/report/traits.html" if TRAITS else []
+    """The report's traits tables of each tissue with personal predictions (the provenance page waits for them: its
+    runtime table lists every job)."""
+    return expand("results/report/{tissue}/traits.html", tissue=personal_tissues()) if TRAITS else []
 
 
 def trait_targets():
@@ -634,5 +806,5 @@ def trait_targets():
         "results/traits/association.tsv",
         "results/traits/discoveries.tsv",
         "results/traits/risk.tsv",
-        trait_report_page(),
+        *trait_report_page(),
     ]

@@ -248,3 +248,32 @@ if not DEMO:
                 sha256=download_source("gtex", "sha256"),
             script:
                 "../scripts/download.py"
+
+
+# The personal expression matrix of each tissue that names its own (tissues.<name>.expression; also in the demo,
+# where a tissue may add a local matrix to the simulated one).
+rule download_tissue_expression:
+    input:
+        source=lambda wc: tissue_source_files(wc.tissue),
+    output:
+        "resources/expression/tissues/{tissue}.txt.gz",
+    log:
+        "logs/download_tissue_expression/{tissue}.log",
+    benchmark:
+        "results/runtime/download_tissue_expression/{tissue}.tsv"
+    retries: 2
+    localrule: True
+    conda:
+        "../envs/genomics.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=60,
+    params:
+        **DOWNLOAD_SETTINGS,
+        url=lambda wc: TISSUE_SETTINGS[wc.tissue]["expression"]["url"],
+        kind="gzip",
+        md5=lambda wc: TISSUE_SETTINGS[wc.tissue]["expression"].get("md5"),
+        sha256=lambda wc: TISSUE_SETTINGS[wc.tissue]["expression"].get("sha256"),
+    script:
+        "../scripts/download.py"

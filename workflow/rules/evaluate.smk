@@ -4,16 +4,17 @@
 rule gather_predictions:
     input:
         predictions=lambda wc: expand(
-            "results/predictions/{name}/{chrom}.parquet",
+            "results/predictions/{tissue}/{name}/{chrom}.parquet",
+            tissue=wc.tissue,
             name=wc.name,
             chrom=CHROMOSOMES,
         ),
     output:
-        predictions="results/predictions/{name}.parquet",
+        predictions="results/predictions/{tissue}/{name}.parquet",
     log:
-        "logs/gather_predictions/{name}.log",
+        "logs/{tissue}/gather_predictions/{name}.log",
     benchmark:
-        "results/runtime/gather_predictions/{name}.tsv"
+        "results/runtime/{tissue}/gather_predictions/{name}.tsv"
     wildcard_constraints:
         name="|".join(PER_CHROMOSOME_MODELS),
     conda:
@@ -27,12 +28,12 @@ rule gather_predictions:
 
 
 rule evaluate:
-    # All models together: every model of a protocol is scored on the same genes (hapexpr.evaluate).
+    # All models of a tissue together: every model of a protocol is scored on the same genes (hapexpr.evaluate).
     input:
-        expand("results/predictions/{name}.parquet", name=prediction_names()),
+        tissue_files("results/predictions/{tissue}/{name}.parquet"),
     output:
-        metrics=expand("results/metrics/{name}.tsv", name=prediction_names()),
-        per_gene=expand("results/metrics/{name}.per_gene.tsv", name=prediction_names()),
+        metrics=tissue_files("results/metrics/{tissue}/{name}.tsv"),
+        per_gene=tissue_files("results/metrics/{tissue}/{name}.per_gene.tsv"),
     log:
         "logs/evaluate.log",
     benchmark:
@@ -44,7 +45,7 @@ rule evaluate:
         mem_mb=attempt_scaled(16000),
         runtime=attempt_scaled(60),
     params:
-        names=prediction_names(),
+        names=tissue_names(),
         bootstrap=cfg("evaluation", "bootstrap", default=1000),
         seed=config["seed"],
     script:
@@ -53,7 +54,7 @@ rule evaluate:
 
 rule benchmark_summary:
     input:
-        metrics=expand("results/metrics/{name}.tsv", name=prediction_names()),
+        metrics=tissue_files("results/metrics/{tissue}/{name}.tsv"),
         risk=risk_metrics(),
     output:
         "results/benchmark/summary.tsv",

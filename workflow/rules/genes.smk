@@ -1,7 +1,7 @@
 rule individuals:
     input:
         vcfs=all_vcfs(),
-        expression=EXPRESSION,
+        expression=personal_matrices(),
         populations=populations_input(),
     output:
         "results/individuals.tsv",
@@ -16,7 +16,7 @@ rule individuals:
         mem_mb=attempt_scaled(4000),
         runtime=attempt_scaled(20),
     params:
-        expression_format=expression_format(),
+        expression_formats=[tissue_expression_format(t) for t in personal_tissues()],
         populations_format=populations_format(),
         test_fraction=cfg("splits", "individuals", "test_fraction", default=0.2),
         valid_fraction=cfg("splits", "individuals", "valid_fraction", default=0.1),
@@ -32,14 +32,15 @@ rule genes:
         reference=REFERENCE,
         fai=f"{REFERENCE}.fai",
         gzi=f"{REFERENCE}.gzi",
-        expression=EXPRESSION,
+        expression=personal_matrices(),
         individuals="results/individuals.tsv",
         gtex=gtex_input(),
         levels=levels_input(),
     output:
         genes="results/genes/genes.tsv",
-        expression="results/expression/expression.parquet",
-        dropped="results/genes/dropped.tsv",
+        tissue_genes=expand("results/genes/{tissue}/genes.tsv", tissue=TISSUES),
+        expression=expand("results/expression/{tissue}.parquet", tissue=TISSUES),
+        dropped=expand("results/genes/{tissue}/dropped.tsv", tissue=TISSUES),
     log:
         "logs/genes.log",
     benchmark:
@@ -52,12 +53,11 @@ rule genes:
         runtime=attempt_scaled(30),
     params:
         chromosomes=CHROMOSOMES,
-        expression_format=expression_format(),
+        tissues=genes_tissue_inputs(),
         biotypes=cfg("genes", "biotypes", default=["protein_coding", "lncRNA"]),
         transform=cfg("genes", "expression_transform", default="log1p"),
         min_mean=cfg("genes", "min_mean_expression"),
         target=cfg("evaluation", "cross_gene_target", default="mean"),
-        gtex_tissue=cfg("evaluation", "gtex_tissue"),
         levels_format=cfg("sources", "expression_levels", "format", default="geuvadis"),
         window=config["window"]["length"],
         max_n_fraction=cfg("genes", "max_n_fraction", default=0.5),

@@ -4,7 +4,8 @@
 rule report_overview:
     input:
         genes="results/genes/genes.tsv",
-        dropped="results/genes/dropped.tsv",
+        tissue_genes=expand("results/genes/{tissue}/genes.tsv", tissue=TISSUES),
+        dropped=expand("results/genes/{tissue}/dropped.tsv", tissue=TISSUES),
         individuals="results/individuals.tsv",
     output:
         json=OVERVIEW,
@@ -12,7 +13,7 @@ rule report_overview:
             "results/report/overview.html",
             caption="../report/overview.rst",
             category="1. Summary",
-            labels={"table": "data used"},
+            labels={"tissue": "all", "table": "data used"},
         ),
     log:
         "logs/report/overview.log",
@@ -24,6 +25,8 @@ rule report_overview:
     resources:
         mem_mb=attempt_scaled(2000),
         runtime=attempt_scaled(10),
+    params:
+        tissues=TISSUES,
     script:
         "../scripts/report_overview.py"
 
@@ -33,15 +36,15 @@ rule report_summary:
         "results/benchmark/summary.tsv",
     output:
         report(
-            "results/report/summary.html",
+            "results/report/{tissue}/summary.html",
             caption="../report/summary.rst",
             category="1. Summary",
-            labels={"table": "benchmark summary"},
+            labels={"tissue": "{tissue}", "table": "benchmark summary"},
         ),
     log:
-        "logs/report/summary.log",
+        "logs/report/{tissue}/summary.log",
     benchmark:
-        "results/runtime/report/summary.tsv"
+        "results/runtime/report/{tissue}/summary.tsv"
     conda:
         "../envs/report.yaml"
     threads: 1
@@ -57,15 +60,15 @@ rule report_grid:
         "results/benchmark/summary.tsv",
     output:
         report(
-            "results/report/benchmark_grid.html",
+            "results/report/{tissue}/benchmark_grid.html",
             caption="../report/benchmark_grid.rst",
             category="1. Summary",
-            labels={"table": "protocol x model grid"},
+            labels={"tissue": "{tissue}", "table": "protocol x model grid"},
         ),
     log:
-        "logs/report/grid.log",
+        "logs/report/{tissue}/grid.log",
     benchmark:
-        "results/runtime/report/grid.tsv"
+        "results/runtime/report/{tissue}/grid.tsv"
     conda:
         "../envs/report.yaml"
     threads: 1
@@ -78,49 +81,71 @@ rule report_grid:
         "../scripts/report_grid.py"
 
 
+rule report_haplotypes:
+    input:
+        individuals="results/individuals.tsv",
+        counts=haplotype_counts(),
+    output:
+        report(
+            "results/report/haplotypes.png",
+            caption="../report/haplotypes.rst",
+            category="4. Data",
+            labels={"tissue": "all", "figure": "haplotype statistics"},
+        ),
+    log:
+        "logs/report/haplotypes.log",
+    benchmark:
+        "results/runtime/report/haplotypes.tsv"
+    conda:
+        "../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=attempt_scaled(2000),
+        runtime=attempt_scaled(10),
+    script:
+        "../scripts/report_haplotypes.py"
+
+
 rule report_figures:
     input:
-        predictions=report_predictions(),
-        per_gene=report_per_gene(),
-        genes="results/genes/genes.tsv",
-        individuals="results/individuals.tsv",
+        predictions=lambda wc: expand(
+            "results/predictions/{tissue}/{name}.parquet", tissue=wc.tissue, name=prediction_names(wc.tissue)
+        ),
+        per_gene=lambda wc: expand(
+            "results/metrics/{tissue}/{name}.per_gene.tsv", tissue=wc.tissue, name=prediction_names(wc.tissue)
+        ),
+        genes=tissue_genes,
         counts=haplotype_counts(),
         truth=truth_genes(),
     output:
         cross_gene=report(
-            "results/report/cross_gene.png",
+            "results/report/{tissue}/cross_gene.png",
             caption="../report/cross_gene.rst",
             category="2. Across genes",
-            labels={"figure": "predicted vs observed"},
+            labels={"tissue": "{tissue}", "figure": "predicted vs observed"},
         ),
         per_gene_r=report(
-            "results/report/per_gene_r.png",
+            "results/report/{tissue}/per_gene_r.png",
             caption="../report/per_gene_r.rst",
             category="3. Across individuals",
-            labels={"figure": "per-gene r distribution"},
+            labels={"tissue": "{tissue}", "figure": "per-gene r distribution"},
         ),
         versus=report(
-            "results/report/versus_elastic_net.png",
+            "results/report/{tissue}/versus_elastic_net.png",
             caption="../report/versus_elastic_net.rst",
             category="3. Across individuals",
-            labels={"figure": "each model vs elastic net"},
+            labels={"tissue": "{tissue}", "figure": "each model vs elastic net"},
         ),
         table=report(
-            "results/report/per_gene.html",
+            "results/report/{tissue}/per_gene.html",
             caption="../report/per_gene.rst",
             category="3. Across individuals",
-            labels={"figure": "per-gene table"},
-        ),
-        haplotypes=report(
-            "results/report/haplotypes.png",
-            caption="../report/haplotypes.rst",
-            category="4. Data",
-            labels={"figure": "haplotype statistics"},
+            labels={"tissue": "{tissue}", "figure": "per-gene table"},
         ),
     log:
-        "logs/report/figures.log",
+        "logs/report/{tissue}/figures.log",
     benchmark:
-        "results/runtime/report/figures.tsv"
+        "results/runtime/report/{tissue}/figures.tsv"
     conda:
         "../envs/report.yaml"
     threads: 1
@@ -128,7 +153,7 @@ rule report_figures:
         mem_mb=attempt_scaled(8000),
         runtime=attempt_scaled(20),
     params:
-        names=prediction_names(),
+        names=lambda wildcards: prediction_names(wildcards.tissue),
     script:
         "../scripts/report_figures.py"
 
@@ -141,27 +166,27 @@ rule report_traits:
         truth=trait_truth(),
     output:
         association=report(
-            "results/report/traits_association.png",
+            "results/report/{tissue}/traits_association.png",
             caption="../report/traits_association.rst",
             category="7. Traits",
-            labels={"figure": "gene-level association"},
+            labels={"tissue": "{tissue}", "figure": "gene-level association"},
         ),
         risk=report(
-            "results/report/traits_risk.png",
+            "results/report/{tissue}/traits_risk.png",
             caption="../report/traits_risk.rst",
             category="7. Traits",
-            labels={"figure": "individual risk"},
+            labels={"tissue": "{tissue}", "figure": "individual risk"},
         ),
         table=report(
-            "results/report/traits.html",
+            "results/report/{tissue}/traits.html",
             caption="../report/traits.rst",
             category="7. Traits",
-            labels={"table": "discoveries and risk"},
+            labels={"tissue": "{tissue}", "table": "discoveries and risk"},
         ),
     log:
-        "logs/report/traits.log",
+        "logs/report/{tissue}/traits.log",
     benchmark:
-        "results/runtime/report/traits.tsv"
+        "results/runtime/report/{tissue}/traits.tsv"
     conda:
         "../envs/report.yaml"
     threads: 1
@@ -182,7 +207,7 @@ rule report_training:
             "results/report/training_curves.png",
             caption="../report/training_curves.rst",
             category="5. Training and interpretation",
-            labels={"figure": "training curves"},
+            labels={"tissue": "all", "figure": "training curves"},
         ),
     log:
         "logs/report/training.log",
@@ -203,16 +228,17 @@ rule report_training:
 rule report_provenance:
     input:
         # Last in the DAG, so that the runtime file of every other job of the run exists when it reads them.
-        summary="results/report/summary.html",
-        grid="results/report/benchmark_grid.html",
-        figures="results/report/cross_gene.png",
+        summary=expand("results/report/{tissue}/summary.html", tissue=TISSUES),
+        grid=expand("results/report/{tissue}/benchmark_grid.html", tissue=TISSUES),
+        figures=expand("results/report/{tissue}/cross_gene.png", tissue=TISSUES),
+        haplotypes="results/report/haplotypes.png",
         traits=trait_report_page(),
     output:
         report(
             "results/report/provenance.html",
             caption="../report/provenance.rst",
             category="6. Provenance",
-            labels={"table": "inputs, versions, runtimes"},
+            labels={"tissue": "all", "table": "inputs, versions, runtimes"},
         ),
     log:
         "logs/report/provenance.log",
@@ -226,7 +252,7 @@ rule report_provenance:
         sources=cfg("sources", default={}),
         simulate=cfg("simulate"),
         benchmarks=run_benchmark_patterns,
-        run_wildcards={"chrom": CHROMOSOMES, "name": prediction_names()},
+        run_wildcards={"chrom": CHROMOSOMES, "name": prediction_names(), "tissue": TISSUES},
         environments=run_environments,
         conda=used_conda(),
     script:

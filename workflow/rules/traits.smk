@@ -57,7 +57,7 @@ rule polygenic_score:
 
 rule associate_traits:
     input:
-        predictions=report_predictions(),
+        predictions=trait_predictions(),
         phenotypes="results/traits/phenotypes.tsv",
         genes="results/genes/genes.tsv",
         truth=trait_truth(),
@@ -75,7 +75,7 @@ rule associate_traits:
         mem_mb=attempt_scaled(4000),
         runtime=attempt_scaled(30),
     params:
-        names=prediction_names(),
+        names=tissue_names(personal_tissues()),
         traits=trait_types(),
         covariates=trait_setting("covariates", []),
         fdr=trait_setting("fdr", 0.05),
@@ -85,7 +85,7 @@ rule associate_traits:
 
 rule risk:
     input:
-        predictions=report_predictions(),
+        predictions=trait_predictions(),
         phenotypes="results/traits/phenotypes.tsv",
         pgs="results/traits/pgs.tsv",
     output:
@@ -101,7 +101,7 @@ rule risk:
         mem_mb=attempt_scaled(4000),
         runtime=attempt_scaled(30),
     params:
-        names=prediction_names(),
+        names=tissue_names(personal_tissues()),
         traits=trait_types(),
         covariates=trait_setting("covariates", []),
         l1_ratio=trait_setting("l1_ratio", 0.5),

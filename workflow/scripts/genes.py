@@ -4,16 +4,15 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 
 
 from hapexpr import setup_logging
-from hapexpr.genes import make_genes, read_individuals
+from hapexpr.genes import TissueInputs, make_genes, read_individuals
 from hapexpr.io import write_parquet, write_tsv
 
 setup_logging()
 p = snakemake.params
-genes, expression, dropped = make_genes(
+genes, per_tissue = make_genes(
     snakemake.input.annotation,
     snakemake.input.fai,
-    snakemake.input.expression,
-    p.expression_format,
+    {tissue: TissueInputs(**inputs) for tissue, inputs in p.tissues.items()},
     read_individuals(snakemake.input.individuals),
     p.chromosomes,
     p.biotypes,
@@ -23,13 +22,15 @@ genes, expression, dropped = make_genes(
     p.splits,
     p.seed,
     snakemake.input.gtex or None,
-    p.gtex_tissue,
     snakemake.input.reference,
     p.window,
     p.max_n_fraction,
     snakemake.input.levels or None,
     p.levels_format,
 )
-write_parquet(expression.reset_index(), snakemake.output.expression)
-write_tsv(dropped, snakemake.output.dropped)
+# outputs of each tissue in the order of p.tissues (expand over TISSUES)
+for i, (tissue, out) in enumerate(per_tissue.items()):
+    write_parquet(out.expression.reset_index(), snakemake.output.expression[i])
+    write_tsv(out.dropped, snakemake.output.dropped[i])
+    write_tsv(out.genes, snakemake.output.tissue_genes[i])
 write_tsv(genes, snakemake.output.genes)

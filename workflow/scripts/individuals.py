@@ -10,8 +10,7 @@ setup_logging()
 p = snakemake.params
 table = make_individuals(
     snakemake.input.vcfs,
-    snakemake.input.expression,
-    p.expression_format,
+    list(zip(snakemake.input.expression, p.expression_formats)),
     snakemake.input.populations or None,
     p.populations_format,
     p.test_fraction,

@@ -4,13 +4,13 @@ rule train_cnn:
     input:
         unpack(cnn_inputs),
     output:
-        config="results/models/cnn/{protocol}/config.json",
-        weights="results/models/cnn/{protocol}/model.safetensors",
-        training_log="results/models/cnn/{protocol}/training_log.tsv",
+        config="results/models/{tissue}/cnn/{protocol}/config.json",
+        weights="results/models/{tissue}/cnn/{protocol}/model.safetensors",
+        training_log="results/models/{tissue}/cnn/{protocol}/training_log.tsv",
     log:
-        "logs/train_cnn/{protocol}.log",
+        "logs/{tissue}/train_cnn/{protocol}.log",
     benchmark:
-        "results/runtime/train_cnn/{protocol}.tsv"
+        "results/runtime/{tissue}/train_cnn/{protocol}.tsv"
     conda:
         "../../envs/gta.yaml"
     threads: 4
@@ -32,13 +32,17 @@ rule train_cnn:
 rule predict_cnn:
     input:
         unpack(cnn_inputs),
-        models=expand("results/models/cnn/{protocol}/model.safetensors", protocol=cnn_protocols()),
+        models=lambda wc: expand(
+            "results/models/{tissue}/cnn/{protocol}/model.safetensors",
+            tissue=wc.tissue,
+            protocol=cnn_protocols(wc.tissue),
+        ),
     output:
-        "results/predictions/cnn.parquet",
+        "results/predictions/{tissue}/cnn.parquet",
     log:
-        "logs/predict_cnn.log",
+        "logs/{tissue}/predict_cnn.log",
     benchmark:
-        "results/runtime/predict_cnn.tsv"
+        "results/runtime/{tissue}/predict_cnn.tsv"
     conda:
         "../../envs/gta.yaml"
     threads: 4
@@ -49,7 +53,7 @@ rule predict_cnn:
         cpus_per_gpu=4,
     params:
         settings=model_properties("cnn"),
-        protocols=cnn_protocols(),
+        protocols=lambda wildcards: cnn_protocols(wildcards.tissue),
         window=model_window("cnn"),
         seed=config["seed"],
         allow_cpu=allow_cpu(),

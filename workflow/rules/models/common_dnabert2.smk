@@ -52,13 +52,14 @@ def dnabert2_fit(name):
     return "shuffled" if name == "dnabert2_shuffled" else "finetuned"
 
 
-def dnabert2_protocols(variant="finetuned"):
-    """The protocols DNABERT-2 trains a model for (cross_gene only in a cross-gene-only run); its controls (the
-    shuffled-target fit, the frozen embeddings + ridge) use `variant_protocols` (default: the same)."""
+def dnabert2_protocols(variant="finetuned", tissue=None):
+    """The protocols DNABERT-2 trains a model for (cross_gene only in a cross-gene-only run or tissue; any tissue's
+    when `tissue` is None); its controls (the shuffled-target fit, the frozen embeddings + ridge) use
+    `variant_protocols` (default: the same)."""
     protocols = dnabert2_cfg("protocols", default=DNABERT2_PROTOCOLS)
     if variant != "finetuned":
         protocols = dnabert2_cfg("variant_protocols", default=None) or protocols
-    return [p for p in protocols if p in PROTOCOLS]
+    return [p for p in protocols if p in run_protocols(tissue)]
 
 
 def dnabert2_tokens():

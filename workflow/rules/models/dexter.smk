@@ -4,16 +4,16 @@
 
 rule train_dexter:
     input:
-        genes="results/genes/genes.tsv",
+        genes="results/genes/{tissue}/genes.tsv",
         sequences=haplotype_stores(),
     output:
-        weights="results/models/dexter/model.safetensors",
-        config="results/models/dexter/config.json",
-        domains="results/models/dexter/domains.tsv",
+        weights="results/models/{tissue}/dexter/model.safetensors",
+        config="results/models/{tissue}/dexter/config.json",
+        domains="results/models/{tissue}/dexter/domains.tsv",
     log:
-        "logs/train_dexter.log",
+        "logs/{tissue}/train_dexter.log",
     benchmark:
-        "results/runtime/train_dexter.tsv"
+        "results/runtime/{tissue}/train_dexter.tsv"
     conda:
         "../../envs/dexter.yaml"
     threads: 2
@@ -30,17 +30,17 @@ rule train_dexter:
 rule predict_dexter:
     input:
         unpack(chromosome_store),
-        genes="results/genes/genes.tsv",
-        expression="results/expression/expression.parquet",
+        genes="results/genes/{tissue}/genes.tsv",
+        expression="results/expression/{tissue}.parquet",
         individuals="results/individuals.tsv",
-        weights="results/models/dexter/model.safetensors",
-        config="results/models/dexter/config.json",
+        weights="results/models/{tissue}/dexter/model.safetensors",
+        config="results/models/{tissue}/dexter/config.json",
     output:
-        "results/predictions/dexter/{chrom}.parquet",
+        "results/predictions/{tissue}/dexter/{chrom}.parquet",
     log:
-        "logs/predict_dexter/{chrom}.log",
+        "logs/{tissue}/predict_dexter/{chrom}.log",
     benchmark:
-        "results/runtime/predict_dexter/{chrom}.tsv"
+        "results/runtime/{tissue}/predict_dexter/{chrom}.tsv"
     conda:
         "../../envs/dexter.yaml"
     threads: 1
@@ -49,6 +49,6 @@ rule predict_dexter:
         runtime=attempt_scaled(60),
     params:
         window=model_window("dexter"),
-        protocols=PROTOCOLS,
+        protocols=lambda wildcards: tissue_protocols(wildcards.tissue),
     script:
         "../../scripts/predict_dexter.py"

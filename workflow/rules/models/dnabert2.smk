@@ -86,19 +86,19 @@ rule train_dnabert2:
     input:
         tokens=dnabert2_tokens(),
         maps=haplotype_maps(),
-        genes="results/genes/genes.tsv",
-        expression="results/expression/expression.parquet",
+        genes="results/genes/{tissue}/genes.tsv",
+        expression="results/expression/{tissue}.parquet",
         individuals="results/individuals.tsv",
         model=dnabert2_model_files,
     output:
-        predictions="results/models/dnabert2/{fit}/{protocol}/predictions.parquet",
-        curve="results/models/dnabert2/{fit}/{protocol}/training_log.tsv",
-        config="results/models/dnabert2/{fit}/{protocol}/model/config.json",
-        weights="results/models/dnabert2/{fit}/{protocol}/model/model.safetensors",
+        predictions="results/models/{tissue}/dnabert2/{fit}/{protocol}/predictions.parquet",
+        curve="results/models/{tissue}/dnabert2/{fit}/{protocol}/training_log.tsv",
+        config="results/models/{tissue}/dnabert2/{fit}/{protocol}/model/config.json",
+        weights="results/models/{tissue}/dnabert2/{fit}/{protocol}/model/model.safetensors",
     log:
-        "logs/train_dnabert2/{fit}_{protocol}.log",
+        "logs/{tissue}/train_dnabert2/{fit}_{protocol}.log",
     benchmark:
-        "results/runtime/train_dnabert2/{fit}_{protocol}.tsv"
+        "results/runtime/{tissue}/train_dnabert2/{fit}_{protocol}.tsv"
     priority: 1
     conda:
         "../../envs/dnabert2.yaml"
@@ -110,7 +110,7 @@ rule train_dnabert2:
         cpus_per_gpu=4,
     params:
         model_dir=dnabert2_model_dir(),
-        checkpoint_dir="results/models/dnabert2/{fit}/{protocol}/checkpoint",
+        checkpoint_dir="results/models/{tissue}/dnabert2/{fit}/{protocol}/checkpoint",
         settings=dnabert2_settings(),
         trust_remote_code=dnabert2_cfg("trust_remote_code", default=False),
         allow_cpu=allow_cpu(),
@@ -121,16 +121,17 @@ rule train_dnabert2:
 rule dnabert2_predictions:
     input:
         lambda wc: expand(
-            "results/models/dnabert2/{fit}/{protocol}/predictions.parquet",
+            "results/models/{tissue}/dnabert2/{fit}/{protocol}/predictions.parquet",
+            tissue=wc.tissue,
             fit=dnabert2_fit(wc.name),
-            protocol=dnabert2_protocols(dnabert2_fit(wc.name)),
+            protocol=dnabert2_protocols(dnabert2_fit(wc.name), wc.tissue),
         ),
     output:
-        "results/predictions/{name}.parquet",
+        "results/predictions/{tissue}/{name}.parquet",
     log:
-        "logs/dnabert2_predictions/{name}.log",
+        "logs/{tissue}/dnabert2_predictions/{name}.log",
     benchmark:
-        "results/runtime/dnabert2_predictions/{name}.tsv"
+        "results/runtime/{tissue}/dnabert2_predictions/{name}.tsv"
     wildcard_constraints:
         name="dnabert2|dnabert2_shuffled",
     conda:
@@ -178,16 +179,16 @@ rule dnabert2_frozen:
     input:
         embeddings=expand("results/models/dnabert2/embeddings/{chrom}.parquet", chrom=CHROMOSOMES),
         maps=haplotype_maps(),
-        genes="results/genes/genes.tsv",
-        expression="results/expression/expression.parquet",
+        genes="results/genes/{tissue}/genes.tsv",
+        expression="results/expression/{tissue}.parquet",
         individuals="results/individuals.tsv",
     output:
-        predictions="results/predictions/dnabert2_frozen.parquet",
-        ridge="results/models/dnabert2/frozen_ridge.tsv",
+        predictions="results/predictions/{tissue}/dnabert2_frozen.parquet",
+        ridge="results/models/{tissue}/dnabert2/frozen_ridge.tsv",
     log:
-        "logs/dnabert2_frozen.log",
+        "logs/{tissue}/dnabert2_frozen.log",
     benchmark:
-        "results/runtime/dnabert2_frozen.tsv"
+        "results/runtime/{tissue}/dnabert2_frozen.tsv"
     conda:
         "../../envs/dnabert2.yaml"
     threads: 2
@@ -195,7 +196,7 @@ rule dnabert2_frozen:
         mem_mb=attempt_scaled(16000),
         runtime=attempt_scaled(60),
     params:
-        protocols=dnabert2_protocols("frozen"),
+        protocols=lambda wildcards: dnabert2_protocols("frozen", wildcards.tissue),
         alphas=dnabert2_cfg("ridge_alphas", default=[0.1, 1.0, 10.0, 100.0, 1000.0]),
     script:
         "../../scripts/dnabert2_frozen.py"

@@ -6,17 +6,17 @@
 rule elastic_net:
     input:
         unpack(get_vcf),
-        genes="results/genes/genes.tsv",
-        expression="results/expression/expression.parquet",
+        genes="results/genes/{tissue}/genes.tsv",
+        expression="results/expression/{tissue}.parquet",
         individuals="results/individuals.tsv",
     output:
-        predictions="results/predictions/{enet}/{chrom}.parquet",
-        weights="results/models/{enet}/{chrom}.weights.tsv",
-        genes="results/models/{enet}/{chrom}.genes.tsv",
+        predictions="results/predictions/{tissue}/{enet}/{chrom}.parquet",
+        weights="results/models/{tissue}/{enet}/{chrom}.weights.tsv",
+        genes="results/models/{tissue}/{enet}/{chrom}.genes.tsv",
     log:
-        "logs/{enet}/{chrom}.log",
+        "logs/{tissue}/{enet}/{chrom}.log",
     benchmark:
-        "results/runtime/{enet}/{chrom}.tsv"
+        "results/runtime/{tissue}/{enet}/{chrom}.tsv"
     wildcard_constraints:
         enet="|".join(ELASTIC_NETS),
     conda:
@@ -34,15 +34,15 @@ rule elastic_net:
 
 rule gather_elastic_net_weights:
     input:
-        weights=expand("results/models/{{enet}}/{chrom}.weights.tsv", chrom=CHROMOSOMES),
-        genes=expand("results/models/{{enet}}/{chrom}.genes.tsv", chrom=CHROMOSOMES),
+        weights=expand("results/models/{{tissue}}/{{enet}}/{chrom}.weights.tsv", chrom=CHROMOSOMES),
+        genes=expand("results/models/{{tissue}}/{{enet}}/{chrom}.genes.tsv", chrom=CHROMOSOMES),
     output:
-        weights="results/models/{enet}/weights.tsv",
-        genes="results/models/{enet}/genes.tsv",
+        weights="results/models/{tissue}/{enet}/weights.tsv",
+        genes="results/models/{tissue}/{enet}/genes.tsv",
     log:
-        "logs/gather_elastic_net_weights/{enet}.log",
+        "logs/{tissue}/gather_elastic_net_weights/{enet}.log",
     benchmark:
-        "results/runtime/gather_elastic_net_weights/{enet}.tsv"
+        "results/runtime/{tissue}/gather_elastic_net_weights/{enet}.tsv"
     wildcard_constraints:
         enet="|".join(ELASTIC_NETS),
     conda:

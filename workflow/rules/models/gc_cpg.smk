@@ -4,15 +4,15 @@
 
 rule train_gc_cpg:
     input:
-        genes="results/genes/genes.tsv",
+        genes="results/genes/{tissue}/genes.tsv",
         sequences=haplotype_stores(),
     output:
-        weights="results/models/gc_cpg/model.safetensors",
-        config="results/models/gc_cpg/config.json",
+        weights="results/models/{tissue}/gc_cpg/model.safetensors",
+        config="results/models/{tissue}/gc_cpg/config.json",
     log:
-        "logs/train_gc_cpg.log",
+        "logs/{tissue}/train_gc_cpg.log",
     benchmark:
-        "results/runtime/train_gc_cpg.tsv"
+        "results/runtime/{tissue}/train_gc_cpg.tsv"
     conda:
         "../../envs/models_classical.yaml"
     threads: 1
@@ -30,13 +30,13 @@ rule train_gc_cpg:
 rule predict_gc_cpg:
     input:
         unpack(sequence_model_inputs),
-        weights="results/models/gc_cpg/model.safetensors",
+        weights="results/models/{tissue}/gc_cpg/model.safetensors",
     output:
-        "results/predictions/gc_cpg/{chrom}.parquet",
+        "results/predictions/{tissue}/gc_cpg/{chrom}.parquet",
     log:
-        "logs/predict_gc_cpg/{chrom}.log",
+        "logs/{tissue}/predict_gc_cpg/{chrom}.log",
     benchmark:
-        "results/runtime/predict_gc_cpg/{chrom}.tsv"
+        "results/runtime/{tissue}/predict_gc_cpg/{chrom}.tsv"
     conda:
         "../../envs/models_classical.yaml"
     threads: 1
@@ -46,6 +46,6 @@ rule predict_gc_cpg:
     params:
         model="gc_cpg",
         window=model_window("gc_cpg"),
-        protocols=PROTOCOLS,
+        protocols=lambda wildcards: tissue_protocols(wildcards.tissue),
     script:
         "../../scripts/predict_sequence_model.py"

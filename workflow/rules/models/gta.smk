@@ -25,12 +25,12 @@ rule train_gta:
     input:
         unpack(gta_inputs),
     output:
-        weights="results/models/gta/{name}/{protocol}/model.safetensors",
-        training_log="results/models/gta/{name}/{protocol}/training_log.tsv",
+        weights="results/models/{tissue}/gta/{name}/{protocol}/model.safetensors",
+        training_log="results/models/{tissue}/gta/{name}/{protocol}/training_log.tsv",
     log:
-        "logs/train_gta/{name}/{protocol}.log",
+        "logs/{tissue}/train_gta/{name}/{protocol}.log",
     benchmark:
-        "results/runtime/train_gta/{name}/{protocol}.tsv"
+        "results/runtime/{tissue}/train_gta/{name}/{protocol}.tsv"
     wildcard_constraints:
         name=GTA_NAME,
         protocol="cross_gene|cross_individual",
@@ -58,11 +58,11 @@ rule predict_gta:
         unpack(gta_inputs),
         weights=gta_weights,
     output:
-        "results/predictions/{name}.parquet",
+        "results/predictions/{tissue}/{name}.parquet",
     log:
-        "logs/predict_gta/{name}.log",
+        "logs/{tissue}/predict_gta/{name}.log",
     benchmark:
-        "results/runtime/predict_gta/{name}.tsv"
+        "results/runtime/{tissue}/predict_gta/{name}.tsv"
     wildcard_constraints:
         name=GTA_NAME,
     priority: 1
@@ -76,7 +76,7 @@ rule predict_gta:
         cpus_per_gpu=4,
     params:
         settings=gta_settings(),
-        protocols=lambda wildcards: gta_protocols(wildcards.name),
+        protocols=lambda wildcards: gta_protocols(wildcards.name, wildcards.tissue),
         window=model_window("gta"),
         seed=config["seed"],
         allow_cpu=allow_cpu(),
@@ -88,20 +88,20 @@ rule predict_gta:
 rule interpret_gta:
     input:
         unpack(gta_inputs),
-        weights="results/models/gta/gta/cross_gene/model.safetensors",
+        weights="results/models/{tissue}/gta/gta/cross_gene/model.safetensors",
     output:
-        table="results/models/gta/attributions.tsv",
-        by_distance="results/models/gta/attribution_by_distance.tsv",
+        table="results/models/{tissue}/gta/attributions.tsv",
+        by_distance="results/models/{tissue}/gta/attribution_by_distance.tsv",
         figure=report(
-            "results/models/gta/attribution_by_distance.png",
+            "results/models/{tissue}/gta/attribution_by_distance.png",
             caption="../../report/gta_attribution.rst",
             category="5. Training and interpretation",
-            labels={"figure": "GTA segment attributions"},
+            labels={"tissue": "{tissue}", "figure": "GTA segment attributions"},
         ),
     log:
-        "logs/interpret_gta.log",
+        "logs/{tissue}/interpret_gta.log",
     benchmark:
-        "results/runtime/interpret_gta.tsv"
+        "results/runtime/{tissue}/interpret_gta.tsv"
     conda:
         "../../envs/gta.yaml"
     threads: 4

@@ -4,15 +4,15 @@
 
 rule train_kmer_ridge:
     input:
-        genes="results/genes/genes.tsv",
+        genes="results/genes/{tissue}/genes.tsv",
         sequences=haplotype_stores(),
     output:
-        weights="results/models/kmer_ridge/model.safetensors",
-        config="results/models/kmer_ridge/config.json",
+        weights="results/models/{tissue}/kmer_ridge/model.safetensors",
+        config="results/models/{tissue}/kmer_ridge/config.json",
     log:
-        "logs/train_kmer_ridge.log",
+        "logs/{tissue}/train_kmer_ridge.log",
     benchmark:
-        "results/runtime/train_kmer_ridge.tsv"
+        "results/runtime/{tissue}/train_kmer_ridge.tsv"
     conda:
         "../../envs/models_classical.yaml"
     threads: 1
@@ -30,13 +30,13 @@ rule train_kmer_ridge:
 rule predict_kmer_ridge:
     input:
         unpack(sequence_model_inputs),
-        weights="results/models/kmer_ridge/model.safetensors",
+        weights="results/models/{tissue}/kmer_ridge/model.safetensors",
     output:
-        "results/predictions/kmer_ridge/{chrom}.parquet",
+        "results/predictions/{tissue}/kmer_ridge/{chrom}.parquet",
     log:
-        "logs/predict_kmer_ridge/{chrom}.log",
+        "logs/{tissue}/predict_kmer_ridge/{chrom}.log",
     benchmark:
-        "results/runtime/predict_kmer_ridge/{chrom}.tsv"
+        "results/runtime/{tissue}/predict_kmer_ridge/{chrom}.tsv"
     conda:
         "../../envs/models_classical.yaml"
     threads: 1
@@ -46,6 +46,6 @@ rule predict_kmer_ridge:
     params:
         model="kmer_ridge",
         window=model_window("kmer_ridge"),
-        protocols=PROTOCOLS,
+        protocols=lambda wildcards: tissue_protocols(wildcards.tissue),
     script:
         "../../scripts/predict_sequence_model.py"

@@ -25,7 +25,7 @@ from scipy import stats
 
 from hapexpr.io import read_parquet
 from hapexpr.protocols import INDIVIDUAL_PROTOCOLS as PERSONAL_PROTOCOLS
-from hapexpr.protocols import PREDICTION_COLUMNS, PROTOCOLS, SPLITS, STATUSES
+from hapexpr.protocols import PREDICTION_COLUMNS, PROTOCOLS, SPLITS, STATUSES, stack_tissues
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ HELD_OUT = ("valid", "test")
 METRIC_COLUMNS = ["model", "protocol", "split", "metric", "value", "n", "ci_low", "ci_high", "n_missing",
                   "n_skipped", "note"]
 PER_GENE_COLUMNS = ["protocol", "gene_id", "split", "n", "r", "p", "status"]
-SUMMARY_COLUMNS = ["model", "protocol", "metric", "value", "n", "ci_low", "ci_high", "n_missing", "note", "source",
+SUMMARY_COLUMNS = ["tissue", "model", "protocol", "metric", "value", "n", "ci_low", "ci_high", "n_missing", "note", "source",
                    "data", "citation", "trait"]
 #: The source of the summary's trait risk rows (hapexpr.traits.risk_models): a section apart from the expression
 #: benchmark, which the grid and verdict (source "this run") do not read.
@@ -438,6 +438,20 @@ def evaluate_models(predictions: Mapping[str, pd.DataFrame], n_boot: int, seed: 
     return metrics, per_gene
 
 
+def evaluate_tissues(paths: Mapping[tuple[str, str], str], n_boot: int, seed: int):
+    """`evaluate_models` for each tissue on its own, from the predictions files of each (tissue, prediction name)
+    (one tissue's files in memory at a time); each metrics table starts with a `tissue` column."""
+    metrics, per_gene = {}, {}
+    for tissue in dict.fromkeys(t for t, _ in paths):
+        names = [n for t, n in paths if t == tissue]
+        m, g = evaluate_models({n: read_predictions(paths[(tissue, n)]) for n in names}, n_boot, seed,
+                               {n: paths[(tissue, n)] for n in names})
+        for n in names:
+            metrics[(tissue, n)] = stack_tissues({tissue: m[n]})
+            per_gene[(tissue, n)] = g[n]
+    return metrics, per_gene
+
+
 def evaluate_predictions(predictions: pd.DataFrame, name: str, n_boot: int, seed: int, source: str = ""):
     """(metrics, per_gene) of one predictions table on its own (the gene sets are its own evaluable genes)."""
     metrics, per_gene = evaluate_models({name: predictions}, n_boot, seed, {name: source or name})
@@ -445,21 +459,24 @@ def evaluate_predictions(predictions: pd.DataFrame, name: str, n_boot: int, seed
 
 
 def summarise(metrics: Sequence[pd.DataFrame], split: str = "test", risk: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Every model x protocol of this run on `split` (not-applicable rows included), then the trait risk metrics
-    (source RISK_SOURCE, column `trait`; n counts individuals), then the published anchors, labelled as other data
-    with their data set and citation. Expression rows leave `trait` empty."""
-    metrics = [m for m in metrics if not m.empty]
-    ours = pd.concat(metrics, ignore_index=True) if metrics else pd.DataFrame(columns=METRIC_COLUMNS)
+    """Every tissue x model x protocol of this run on `split` (not-applicable rows included), then the trait risk
+    metrics (source RISK_SOURCE, column `trait`; n counts individuals), then the published anchors, labelled as
+    other data with their data set and citation (and no tissue). Expression rows leave `trait` empty."""
+    metrics = [m if "tissue" in m.columns else m.assign(tissue="") for m in metrics if not m.empty]
+    ours = pd.concat(metrics, ignore_index=True) if metrics else pd.DataFrame(columns=["tissue", *METRIC_COLUMNS])
     ours = ours[ours["split"] == split]
     ours = ours.assign(source="this run", data=f"this run, {split} split", citation="")
-    ours = ours.assign(protocol_order=ours["protocol"].map({p: i for i, p in enumerate(PROTOCOLS)}), trait="")
-    ours = ours.sort_values(["protocol_order", "metric", "model"], kind="stable")[SUMMARY_COLUMNS]
+    ours = ours.assign(protocol_order=ours["protocol"].map({p: i for i, p in enumerate(PROTOCOLS)}), trait="",
+                       tissue_order=ours["tissue"].map({t: i for i, t in enumerate(dict.fromkeys(ours["tissue"]))}))
+    ours = ours.sort_values(["tissue_order", "protocol_order", "metric", "model"], kind="stable")[SUMMARY_COLUMNS]
     parts = [ours]
     if risk is not None and len(risk):
+        risk = risk if "tissue" in risk.columns else risk.assign(tissue="")
         parts.append(risk.assign(n_missing=np.nan, source=RISK_SOURCE, citation="",
                                  data="this run, held-out individuals (split test; the held-out population)")[SUMMARY_COLUMNS])
+    # published rows belong to no tissue of this run: every tissue's report shows them
     published = PUBLISHED.assign(n=np.nan, ci_low=np.nan, ci_high=np.nan, n_missing=np.nan,
-                                 source="published (other data)", trait="")
+                                 source="published (other data)", trait="", tissue="")
     return pd.concat([*parts, published[SUMMARY_COLUMNS]], ignore_index=True)
 
 

@@ -8,7 +8,8 @@ import gzip
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -505,8 +506,7 @@ def vcf_samples(paths: Sequence[str]) -> list[str]:
 
 def make_individuals(
     vcf_paths: Sequence[str],
-    expression_path: str,
-    expression_format: str,
+    expression: Sequence[tuple[str, str]],
     populations_path: str | None,
     populations_format: str,
     test_fraction: float,
@@ -514,14 +514,15 @@ def make_individuals(
     seed: int,
     test_populations: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """The individuals stage: who has genotypes, expression, a population and a split (no VCF: cross-gene only)."""
-    expression = read_expression(expression_path, expression_format)
+    """The individuals stage: who has genotypes, expression (in any tissue's matrix: `expression` lists (path,
+    format) of each), a population and a split (no VCF: cross-gene only)."""
+    with_expression = list(dict.fromkeys(c for path, fmt in expression for c in read_expression(path, fmt).columns))
     populations = read_populations(populations_path, populations_format) if populations_path else None
     if test_populations and populations is None and vcf_paths:
         raise InputError(f"splits.individuals.test_populations {list(test_populations)} needs population labels: "
                          f"configure sources.populations")
     return build_individuals(
-        vcf_samples(vcf_paths), expression.columns, populations, test_fraction, valid_fraction, seed,
+        vcf_samples(vcf_paths), pd.Index(with_expression), populations, test_fraction, valid_fraction, seed,
         test_populations, genotypes=bool(vcf_paths),
     )
 
@@ -537,11 +538,31 @@ def check_window_fits(window: int, lengths: dict[str, int], chromosomes: Sequenc
         )
 
 
+@dataclass(frozen=True)
+class TissueInputs:
+    """What the genes stage reads for one tissue: its personal expression matrix (None for a tissue with a
+    cross-gene target only) and its GTEx median-TPM column (evaluation.cross_gene_target gtex)."""
+
+    expression: str | None = None
+    expression_format: str = "geuvadis"
+    gtex_tissue: str | None = None
+
+
+@dataclass
+class TissueGenes:
+    """The genes stage's outputs for one tissue: its genes (GENE_COLUMNS, y_cross_gene its target), its expression
+    matrix (its genes x individuals with genotypes; no column for a tissue without a personal matrix) and the
+    expression genes left out with the reason."""
+
+    genes: pd.DataFrame
+    expression: pd.DataFrame
+    dropped: pd.DataFrame
+
+
 def make_genes(
     annotation_path: str,
     fai_path: str,
-    expression_path: str,
-    expression_format: str,
+    tissues: Mapping[str, TissueInputs],
     individuals: pd.DataFrame,
     chromosomes: Sequence[str],
     biotypes: Sequence[str],
@@ -551,48 +572,59 @@ def make_genes(
     splits: dict,
     seed: int,
     gtex_path: str | None = None,
-    gtex_tissue: str | None = None,
     reference_path: str | None = None,
     window: int = 4000,
     max_n_fraction: float | None = None,
     levels_path: str | None = None,
     levels_format: str = "geuvadis",
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The genes stage: genes.tsv, the expression matrix (kept genes x individuals with genotypes), and the
-    expression genes left out with the reason. With `max_n_fraction`, genes whose reference window is mostly N
-    (an assembly gap, or outside a partial reference) are left out too."""
+) -> tuple[pd.DataFrame, dict[str, TissueGenes]]:
+    """The genes stage: the genes of the run (every tissue's, without a target: what the haplotype store holds) and,
+    per tissue, its genes with their target, its expression matrix and the genes left out. A gene's split is
+    decided once, on the run's genes, so that it is the same in every tissue. With `max_n_fraction`, genes whose
+    reference window is mostly N (an assembly gap, or outside a partial reference) are left out too."""
     fai = pd.read_csv(fai_path, sep="\t", header=None, usecols=[0, 1], dtype={0: str, 1: int})
     reference_chroms = fai[0].tolist()
     check_window_fits(window, dict(zip(fai[0], fai[1])), chromosomes, fai_path)
-    expression = read_expression(expression_path, expression_format)
-    used = individuals.loc[individuals["split"] != "none", "individual"]
-    expression = transform_expression(expression[used], transform, expression_path)
-    all_ids, low_ids = expression.index, pd.Index([])
-    if min_mean is not None:
-        low = expression.mean(axis=1) < min_mean
-        log.info("%d genes below mean expression %s are dropped", low.sum(), min_mean)
-        low_ids = expression.index[low]
-        expression = expression[~low]
-    gtex = read_gtex_median(gtex_path, gtex_tissue) if gtex_path else None
-    levels = read_expression(levels_path, levels_format) if levels_path else None
     annotation = read_gtf_genes(annotation_path)
-    genes = build_genes(
-        annotation,
-        expression,
-        reference_chroms,
-        chromosomes,
-        biotypes,
-        cross_gene_target(expression, target, gtex, levels, levels_path if target == "levels" else expression_path),
-        {"annotation": annotation_path, "expression": expression_path, "reference": fai_path},
-    )
+    used = individuals.loc[individuals["split"] != "none", "individual"]
+    levels = read_expression(levels_path, levels_format) if levels_path else None
+    per_tissue = {}
+    for tissue, inputs in tissues.items():
+        gtex = read_gtex_median(gtex_path, inputs.gtex_tissue) if gtex_path and target == "gtex" else None
+        if inputs.expression is not None:
+            source = inputs.expression
+            expression = read_expression(source, inputs.expression_format)
+            expression = transform_expression(expression[[c for c in used if c in expression.columns]], transform,
+                                              source)
+        else:  # a cross-gene target only: the GTEx column's genes, no individual
+            if gtex is None:
+                raise InputError(f"tissue {tissue!r} has no expression matrix, so its only target is a GTEx column: "
+                                 f"set evaluation.cross_gene_target: gtex and sources.gtex, or give the tissue "
+                                 f"tissues.{tissue}.expression")
+            source = gtex_path
+            expression = pd.DataFrame(index=gtex.index)
+        all_ids, low_ids = expression.index, pd.Index([])
+        if min_mean is not None and inputs.expression is not None:
+            low = expression.mean(axis=1) < min_mean
+            log.info("%s: %d genes below mean expression %s are dropped", tissue, low.sum(), min_mean)
+            low_ids = expression.index[low]
+            expression = expression[~low]
+        y = cross_gene_target(expression, target, gtex, levels, levels_path if target == "levels" else source)
+        genes = build_genes(annotation, expression, reference_chroms, chromosomes, biotypes, y,
+                            {"annotation": annotation_path, "expression": source, "reference": fai_path})
+        per_tissue[tissue] = (genes, expression, all_ids, low_ids)
+    order = {c: i for i, c in enumerate(chromosomes)}
+    run_genes = (pd.concat([g for g, *_ in per_tissue.values()], ignore_index=True).drop_duplicates("gene_id")
+                 .assign(_order=lambda d: d["chrom"].map(order)).sort_values(["_order", "tss"])
+                 .drop(columns=["_order", "y_cross_gene"]).reset_index(drop=True))
     gapped: dict[str, str] = {}
     if max_n_fraction is not None and reference_path:
-        n_share = window_n_fraction(reference_path, genes, window)
-        gapped = dict.fromkeys(genes.loc[n_share > max_n_fraction, "gene_id"],
+        n_share = window_n_fraction(reference_path, run_genes, window)
+        gapped = dict.fromkeys(run_genes.loc[n_share > max_n_fraction, "gene_id"],
                                f"reference window more than {max_n_fraction:.0%} N")
-        genes = genes[n_share <= max_n_fraction].reset_index(drop=True)
-    genes["split"] = split_genes(
-        genes,
+        run_genes = run_genes[n_share <= max_n_fraction].reset_index(drop=True)
+    run_genes["split"] = split_genes(
+        run_genes,
         splits.get("test_chromosomes", []),
         splits.get("valid_chromosomes", []),
         splits.get("block_bp"),
@@ -600,17 +632,18 @@ def make_genes(
         splits.get("valid_fraction", 0.1),
         seed,
     ).to_numpy()
-    for split, n in genes["split"].value_counts().items():
+    for split, n in run_genes["split"].value_counts().items():
         log.info("genes in %s: %d", split, n)
-    dropped = dropped_genes(
-        all_ids,
-        low_ids,
-        harmonise_annotation(annotation, reference_chroms, annotation_path),
-        pd.Index(genes["gene_id"]),
-        chromosomes,
-        biotypes,
-        gapped,
-    )
-    for reason, n in dropped["reason"].value_counts().items():
-        log.info("expression genes dropped, %s: %d", reason, n)
-    return genes[GENE_COLUMNS], expression.loc[genes["gene_id"]], dropped
+    harmonised = harmonise_annotation(annotation, reference_chroms, annotation_path)
+    out = {}
+    for tissue, (genes, expression, all_ids, low_ids) in per_tissue.items():
+        target_of = genes.set_index("gene_id")["y_cross_gene"]
+        kept = run_genes[run_genes["gene_id"].isin(target_of.index)]
+        kept = kept.assign(y_cross_gene=kept["gene_id"].map(target_of).to_numpy())[GENE_COLUMNS]
+        dropped = dropped_genes(all_ids, low_ids, harmonised, pd.Index(kept["gene_id"]), chromosomes, biotypes,
+                                gapped)
+        for reason, n in dropped["reason"].value_counts().items():
+            log.info("%s: expression genes dropped, %s: %d", tissue, reason, n)
+        out[tissue] = TissueGenes(kept.reset_index(drop=True), expression.loc[kept["gene_id"]].rename_axis("gene_id"),
+                                  dropped)
+    return run_genes[[c for c in GENE_COLUMNS if c != "y_cross_gene"]], out

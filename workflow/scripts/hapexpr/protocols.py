@@ -263,6 +263,14 @@ def prediction_rows(protocols: Iterable[str], hap_predictions: pd.DataFrame, gen
     return pd.concat(parts, ignore_index=True) if parts else empty_predictions()
 
 
+def stack_tissues(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per-tissue tables of the same columns as one, with a `tissue` column first (the run's tables that span
+    tissues: metrics in the summary, association, discoveries, risk)."""
+    parts = [t.assign(tissue=tissue)[["tissue", *t.columns.drop("tissue", errors="ignore")]]
+             for tissue, t in tables.items()]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["tissue"])
+
+
 def attach(keys: pd.DataFrame, table: pd.DataFrame, what: str) -> pd.DataFrame:
     """`keys` (gene_id, hap_id, ...) joined with a model's input table on (gene_id, hap_id), in the order of
     `keys`; a key the table lacks is an error naming it (a store or feature file that lost a haplotype)."""

@@ -394,6 +394,16 @@ def summary_page(summary: pd.DataFrame) -> str:
     )
 
 
+def tissue_summary(summary: pd.DataFrame, tissue: str) -> pd.DataFrame:
+    """The rows of summary.tsv a tissue's report pages show: the tissue's own, and the published anchors (which
+    belong to no tissue of the run); without the `tissue` column."""
+    if "tissue" not in summary.columns:
+        return summary
+    own = summary["tissue"].astype(str) == tissue
+    published = summary["source"].astype(str).str.startswith("published")
+    return summary[own | published].drop(columns="tissue").reset_index(drop=True)
+
+
 def _ours(summary: pd.DataFrame) -> pd.DataFrame:
     return summary[summary["source"] == "this run"] if "source" in summary.columns else summary
 
@@ -518,13 +528,19 @@ def per_gene_page(per_gene: Mapping[str, pd.DataFrame], genes: pd.DataFrame, n_u
                       searchable=True)
 
 
-def overview(genes: pd.DataFrame, dropped: pd.DataFrame, individuals: pd.DataFrame) -> dict:
-    """Counts of genes and individuals used and left out, with reasons (for the landing page and overview)."""
+def overview(genes: pd.DataFrame, dropped: pd.DataFrame, individuals: pd.DataFrame,
+             tissue_genes: Mapping[str, int] | None = None) -> dict:
+    """Counts of genes and individuals used and left out, with reasons (for the landing page and overview).
+    `dropped` may have a `tissue` column (the reasons are then counted per tissue when the run has several);
+    `tissue_genes` counts the genes of each tissue."""
     used = individuals[individuals["split"] != "none"]
+    several = "tissue" in dropped.columns and dropped["tissue"].nunique() > 1
+    reasons = (dropped["tissue"].astype(str) + ": " + dropped["reason"]) if several else dropped["reason"]
     return {
         "genes_used": int(len(genes)),
         "genes_by_split": {str(k): int(v) for k, v in genes["split"].value_counts().sort_index().items()},
-        "genes_dropped": {str(k): int(v) for k, v in dropped["reason"].value_counts().items()},
+        "genes_by_tissue": {str(k): int(v) for k, v in (tissue_genes or {}).items()},
+        "genes_dropped": {str(k): int(v) for k, v in reasons.value_counts().items()},
         "individuals_used": int(len(used)),
         "individuals_by_split": {str(k): int(v) for k, v in used["split"].value_counts().sort_index().items()},
         "individuals_dropped": {
@@ -539,6 +555,7 @@ def overview_page(facts: dict) -> str:
     """The run's counts as a small table page."""
     rows = [("genes used", facts["genes_used"])]
     rows += [(f"genes in {k} split", v) for k, v in facts["genes_by_split"].items()]
+    rows += [(f"genes with a target in tissue {k}", v) for k, v in facts.get("genes_by_tissue", {}).items()]
     rows += [(f"expression genes left out: {k}", v) for k, v in facts["genes_dropped"].items()]
     rows += [("individuals used", facts["individuals_used"])]
     rows += [(f"individuals in {k} split", v) for k, v in facts["individuals_by_split"].items()]
@@ -546,7 +563,7 @@ def overview_page(facts: dict) -> str:
     rows += [(f"population {k}", v) for k, v in facts["populations"].items()]
     return html_table(pd.DataFrame(rows, columns=["what", "count"]), "Data used",
                       "Genes and individuals used and left out, with reasons (lists in logs/genes.log, "
-                      "logs/individuals.log and results/genes/dropped.tsv).")
+                      "logs/individuals.log and results/genes/<tissue>/dropped.tsv).")
 
 
 PACKAGES = ["snakemake", "snakemake-executor-plugin-slurm", "pandas", "numpy", "scipy", "scikit-learn", "pyarrow",
