@@ -47,6 +47,18 @@ DEMO_ARGS = ("--profile", str(ROOT / "profiles" / "default"), "--max-threads", "
 SMALL_ARGS = ("--profile", str(ROOT / "profiles" / "default"), "--configfile", str(DEMO_CONFIG), str(SMALL_CONFIG))
 
 
+def real_config(workdir: Path, **changes) -> Path:
+    """config/config.yaml with top-level keys replaced by `changes`, written to workdir/config.yaml (use with
+    --replace-workflow-config, for dry runs of variants of the real run)."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config.update(changes)
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 def small_config() -> dict:
     """The small run's config as one dict (config/demo.yaml with tests/config/small.yaml merged in, as Snakemake
     merges two --configfile), for tests that write a variant of it."""

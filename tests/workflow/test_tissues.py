@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import ROOT, SMALL_ARGS, run_snakemake, small_config
+from conftest import ROOT, SMALL_ARGS, real_config, run_snakemake, small_config
 
 pytestmark = pytest.mark.slow
 
@@ -94,14 +94,6 @@ def test_traits_and_the_report_have_the_tissue_axis(two_tissues):
     overview = (workdir / "results/report/overview.html").read_text()
     assert "genes with a target in tissue A" in overview and "genes with a target in tissue B" in overview
     assert (workdir / "report.zip").stat().st_size > 0
-
-
-def real_config(tmp_path, **changes):
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    config.update(changes)
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 def gtex_tissues():

@@ -2,18 +2,10 @@
 table exists; a traits section without one is an error at start naming the key."""
 
 import yaml
-from conftest import ROOT, run_snakemake
+from conftest import ROOT, real_config, run_snakemake
 
 PROFILE = ("--profile", str(ROOT / "profiles" / "default"))
 TRAIT_RULES = ("phenotypes", "polygenic_score", "associate_traits", "risk", "report_traits")
-
-
-def real_config(tmp_path, **changes):
-    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
-    config.update(changes)
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 def test_real_config_without_phenotypes_has_no_trait_rules(tmp_path):
