@@ -116,6 +116,32 @@ def test_a_gtex_only_tissue_is_cross_gene_only_in_the_dag(tmp_path):
     assert "results/models/LCL/gta/gta/cross_individual/model.safetensors" in out
 
 
+def test_a_gtex_only_tissue_gets_its_targets_from_the_gtex_column(tmp_path):
+    """The tiny real-run data set (test_bad_input.py) with two tissues, to the genes stage: each personal matrix is
+    fetched by its own rule, the GTEx-only tissue's targets are log1p of its column and it has no individual."""
+    from test_bad_input import write_config, write_inputs
+
+    inputs = write_inputs(tmp_path)
+    gct = inputs / "gtex.gct"
+    gct.write_text("#1.2\n2\t2\nName\tDescription\tLCL\tLiver\nENSG00000.3\tA\t2\t7\nENSG00001.3\tB\t4\t0\n")
+    config = write_config(tmp_path, inputs, tissues={
+        "LCL": {"expression": {"url": str(inputs / "expression.txt")}, "gtex_tissue": "LCL"},
+        "Liver": {"gtex_tissue": "Liver"}}, evaluation={"cross_gene_target": "gtex"})
+    settings = yaml.safe_load(config.read_text())
+    settings["sources"]["gtex"] = {"url": str(gct)}
+    del settings["sources"]["expression"]
+    config.write_text(yaml.safe_dump(settings))
+    run_snakemake(tmp_path, "--configfile", str(config), "--cores", "1", "results/genes/genes.tsv")
+    liver = pd.read_csv(tmp_path / "results/genes/Liver/genes.tsv", sep="\t").set_index("gene_id")
+    lcl = pd.read_csv(tmp_path / "results/genes/LCL/genes.tsv", sep="\t").set_index("gene_id")
+    assert liver["y_cross_gene"].to_dict() == pytest.approx({"ENSG00000": np.log1p(7), "ENSG00001": 0.0})
+    assert lcl["y_cross_gene"].to_dict() == pytest.approx({"ENSG00000": np.log1p(2), "ENSG00001": np.log1p(4)})
+    assert (liver["split"] == lcl["split"]).all()
+    assert pd.read_parquet(tmp_path / "results/expression/Liver.parquet").columns.tolist() == ["gene_id"]
+    assert len(pd.read_parquet(tmp_path / "results/expression/LCL.parquet").columns) == 1 + 4
+    assert (tmp_path / "resources/expression/tissues/LCL.txt.gz").is_file()
+
+
 @pytest.mark.parametrize("change, message", [
     ("both", "sources.expression is set but so is tissues"),
     ("no_gtex_column", "tissues.Whole_Blood.gtex_tissue is missing"),

@@ -591,8 +591,10 @@ def gta_names():
 def gta_targets():
     if not gta_names():
         return []
-    return expand("results/predictions/{tissue}/{name}.parquet", tissue=TISSUES, name=gta_names()) + expand(
-        "results/models/{tissue}/gta/attribution_by_distance.{ext}", tissue=TISSUES, ext=["tsv", "png"]
+    predictions = [f"results/predictions/{t}/{n}.parquet" for t, n in tissue_names() if n in gta_names()]
+    interpreted = [t for t in TISSUES if "cross_gene" in gta_protocols("gta", t)]  # attributions: cross-gene GTA
+    return predictions + expand(
+        "results/models/{tissue}/gta/attribution_by_distance.{ext}", tissue=interpreted, ext=["tsv", "png"]
     )
 
 
