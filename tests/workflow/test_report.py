@@ -20,6 +20,9 @@ def test_report_files_exist_and_summary_names_every_model(demo_run):
         assert (report / name).stat().st_size > 0, name
     summary = pd.read_csv(demo_run / "results" / "benchmark" / "summary.tsv", sep="\t")
     assert set(summary.loc[summary["source"] == "this run", "tissue"]) == {"default"}
+    # each tissue's pages carry it as a label of the HTML report (the rules' `labels` with the {tissue} wildcard)
+    assert '"labels": {"tissue": "default", "table": "benchmark summary"}' in (
+        demo_run / "results" / "report.html").read_text()
     html = (report / "default" / "summary.html").read_text()
     assert "published (other data)" in html
     for model in summary.loc[summary["source"] == "this run", "model"].unique():

@@ -52,7 +52,6 @@ def two_tissues(tmp_path_factory):
         (workdir / stale).parent.mkdir(parents=True, exist_ok=True)
         (workdir / stale).write_text("s\th:m:s\tmax_rss\n99999.0\t27:46:39\t1.0\n")
     run_snakemake(workdir, *SMALL_ARGS, str(path), "--cores", "2")
-    run_snakemake(workdir, *SMALL_ARGS, str(path), "--cores", "2", "--report", "report.zip")
     return workdir, matrix
 
 
@@ -98,7 +97,7 @@ def test_traits_and_the_report_have_the_tissue_axis(two_tissues):
         assert "elastic net" in grid.lower()
     overview = (workdir / "results/report/overview.html").read_text()
     assert "genes with a target in tissue A" in overview and "genes with a target in tissue B" in overview
-    assert (workdir / "report.zip").stat().st_size > 0
+    # the HTML report labels each page with its tissue: tests/workflow/test_report.py, on the demo's report
 
 
 def gtex_tissues():
