@@ -70,6 +70,10 @@ def test_verdict_says_whether_the_elastic_net_beats_every_sequence_model():
     text = elastic_net_verdict(loses)
     assert "does NOT beat every sequence model: GTA (0.200)" in text and "k-mer" not in text
     assert elastic_net_verdict(run_summary(cross_individual_rows({"elastic_net": 0.1}))).startswith("No comparison")
+    # a cross-gene-only tissue (or run): no personal rows at all
+    cross_gene = run_summary([("gc_cpg", "cross_gene", "pearson", 0.5, 20, 0.3, 0.6, 0, "")])
+    assert elastic_net_verdict(cross_gene).startswith("No comparison on cross-individual")
+    assert "Benchmark grid" in benchmark_grid_page(cross_gene, {"gc_cpg": "4000 bp"})
 
 
 def test_grid_has_a_cell_per_model_and_protocol_with_windows_and_the_dna_over_prompt_difference():

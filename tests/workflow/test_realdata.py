@@ -1,14 +1,18 @@
 """The real data (../shared/realdata/chr22_20Mb_matched) through the whole workflow: downloads (file:// URLs),
-individuals, genes, haplotypes, the classical models, evaluation and the report's tables."""
+individuals, genes, haplotypes, the classical models, evaluation and the report's tables; as two tissues, the
+Geuvadis matrix's and a GTEx-only one (cross-gene only)."""
 
 import gzip
 import hashlib
 
+import numpy as np
 import pandas as pd
 import pysam
 import pytest
+import yaml
 
 from conftest import run_snakemake
+from hapexpr.genes import read_expression
 from realdata_config import N_WITH_BOTH, POPULATIONS, TSS_TABLE, VCF, write_realdata_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.realdata]
@@ -26,13 +30,33 @@ CLASSICAL_MODELS = {
 }
 
 
+def with_a_gtex_tissue(config_path, workdir):
+    """The real-data config as two tissues (issue 16, item 4): LCL, the Geuvadis matrix, and Blood, a GTEx-only
+    tissue (cross-gene only); the cross-gene target of both from a GTEx-style median table written here (every gene
+    of the matrix: LCL's level from its mean, Blood's another). Returns the GTEx table's two columns."""
+    config = yaml.safe_load(config_path.read_text())
+    expression = config["sources"].pop("expression")
+    genes = read_expression(expression["url"].removeprefix("file://"), "bed").index
+    levels = pd.DataFrame({"LCL": np.linspace(0.5, 50, len(genes)), "Blood": np.linspace(80, 1, len(genes))},
+                          index=genes)
+    gct = workdir / "inputs" / "gtex.gct"
+    gct.write_text(f"#1.2\n{len(genes)}\t2\nName\tDescription\tLCL\tBlood\n" + "".join(
+        f"{g}.1\tX\t{a}\t{b}\n" for g, a, b in zip(genes, levels["LCL"], levels["Blood"])))
+    config["sources"]["gtex"] = {"url": str(gct)}
+    config["tissues"] = {"LCL": {"expression": expression, "gtex_tissue": "LCL"}, "Blood": {"gtex_tissue": "Blood"}}
+    config["evaluation"]["cross_gene_target"] = "gtex"
+    config_path.write_text(yaml.safe_dump(config))
+    return levels
+
+
 @pytest.fixture(scope="module")
 def realdata_run(tmp_path_factory, request):
     realdata = request.getfixturevalue("realdata")
     workdir = tmp_path_factory.mktemp("realdata")
     config = write_realdata_config(workdir, realdata, CLASSICAL_MODELS)
+    levels = with_a_gtex_tissue(config, workdir)
     run_snakemake(workdir, "--configfile", str(config), "--cores", "2")
-    return workdir, realdata
+    return workdir, realdata, levels
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +69,7 @@ def realdata(request):
 
 
 def test_downloads_write_the_contract_files(realdata_run):
-    workdir, realdata = realdata_run
+    workdir, realdata, _ = realdata_run
     res = workdir / "resources"
     with pysam.FastaFile(str(res / "reference/genome.fa.gz")) as fa:
         assert list(fa.references) == ["chr22"]
@@ -69,7 +93,7 @@ def test_downloads_write_the_contract_files(realdata_run):
 
 
 def test_173_individuals_have_genotypes_and_expression(realdata_run):
-    workdir, realdata = realdata_run
+    workdir, realdata, _ = realdata_run
     table = pd.read_csv(workdir / "results/individuals.tsv", sep="\t")
     both = table[table["in_vcf"] & table["in_expression"]]
     assert len(both) == N_WITH_BOTH
@@ -84,7 +108,7 @@ def test_173_individuals_have_genotypes_and_expression(realdata_run):
 
 
 def test_mismatched_individuals_are_listed_in_the_log(realdata_run):
-    workdir, _ = realdata_run
+    workdir, _, _ = realdata_run
     table = pd.read_csv(workdir / "results/individuals.tsv", sep="\t")
     log = (workdir / "logs/individuals.log").read_text()
     only_vcf = table.loc[table["in_vcf"] & ~table["in_expression"], "individual"]
@@ -99,7 +123,7 @@ def test_mismatched_individuals_are_listed_in_the_log(realdata_run):
 
 
 def test_genes_have_the_gencode_v19_tss_minus_one(realdata_run):
-    workdir, realdata = realdata_run
+    workdir, realdata, _ = realdata_run
     genes = pd.read_csv(workdir / "results/genes/genes.tsv", sep="\t")
     tss = pd.read_csv(realdata / TSS_TABLE, sep="\t")
     tss["gene_id"] = tss["gene_id"].str.split(".").str[0]
@@ -116,27 +140,37 @@ def test_genes_have_the_gencode_v19_tss_minus_one(realdata_run):
     assert set(genes["chrom"]) == {"chr22"}
     assert set(genes["biotype"]) <= {"protein_coding", "lncRNA"}  # lincRNA in GENCODE v19: BIOTYPE_SYNONYMS
     assert set(genes["split"]) == {"train", "test"}  # CLASSICAL_MODELS: 100 kb blocks, no validation share
-    expression = pd.read_parquet(workdir / "results/expression/default.parquet")
+    expression = pd.read_parquet(workdir / "results/expression/LCL.parquet")
     assert list(expression["gene_id"]) == list(genes["gene_id"])
     assert expression.shape[1] - 1 == N_WITH_BOTH
 
 
 def test_every_classical_model_predicts_and_is_scored(realdata_run):
-    workdir, _ = realdata_run
+    workdir, _, levels = realdata_run
     genes = pd.read_csv(workdir / "results/genes/genes.tsv", sep="\t")
-    dropped = pd.read_csv(workdir / "results/genes/default/dropped.tsv", sep="\t")
+    dropped = pd.read_csv(workdir / "results/genes/LCL/dropped.tsv", sep="\t")
     # only genes whose window lies in the 1 Mb of real sequence are kept; the others are listed with the reason
     assert genes["tss"].between(20_000_000 + 2_000, 21_000_000 - 2_000).all()
     assert dropped["reason"].str.contains("N").sum() > 100
     summary = pd.read_csv(workdir / "results/benchmark/summary.tsv", sep="\t")
     ours = summary[summary["source"] == "this run"]
     for model in ("gc_cpg", "kmer_ridge", "dexter"):
-        predictions = pd.read_parquet(workdir / f"results/predictions/default/{model}.parquet")
+        predictions = pd.read_parquet(workdir / f"results/predictions/LCL/{model}.parquet")
         # no splits.individuals.test_populations here: no cross_population rows
         assert set(predictions["protocol"]) == {"cross_gene", "cross_individual", "unseen_gene_individual"}, model
         assert ((ours["model"] == model) & (ours["protocol"] == "cross_gene")).any(), model
-    net = pd.read_parquet(workdir / "results/predictions/default/elastic_net.parquet")
+    net = pd.read_parquet(workdir / "results/predictions/LCL/elastic_net.parquet")
     assert set(net["protocol"]) == {"cross_individual"}
     # genes with cis variants in the genotyped 100 kb get fitted; the rest are skipped with a reason
     assert (net["status"] == "ok").any() and net.loc[net["status"] != "ok", "status"].str.startswith("skipped").all()
-    assert (workdir / "results/report/default/summary.html").stat().st_size > 0
+    assert (workdir / "results/report/LCL/summary.html").stat().st_size > 0
+    # the GTEx-only tissue: the same models trained and scored across genes only, on its own targets; no elastic net
+    for model in ("gc_cpg", "kmer_ridge", "dexter"):
+        blood = pd.read_parquet(workdir / f"results/predictions/Blood/{model}.parquet")
+        assert set(blood["protocol"]) == {"cross_gene"}, model
+        assert ((ours["tissue"] == "Blood") & (ours["model"] == model) & (ours["protocol"] == "cross_gene")).any()
+    assert not (ours["tissue"] == "Blood").groupby(ours["model"]).any().get("elastic_net", False)
+    for tissue in ("LCL", "Blood"):
+        targets = pd.read_csv(workdir / f"results/genes/{tissue}/genes.tsv", sep="\t").set_index("gene_id")
+        np.testing.assert_allclose(targets["y_cross_gene"], np.log1p(levels.loc[targets.index, tissue]))
+    assert (workdir / "results/report/Blood/benchmark_grid.html").stat().st_size > 0

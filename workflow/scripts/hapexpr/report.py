@@ -423,7 +423,8 @@ def elastic_net_verdict(summary: pd.DataFrame, protocol: str = "cross_individual
     ours = _ours(summary)
     scored = ours[(ours["protocol"] == protocol) & (ours["metric"] == "mean_r") & ours["value"].notna()]
     en = scored[scored["model"] == "elastic_net"]
-    others = scored[~scored["model"].map(is_elastic_net)].sort_values("value", ascending=False)
+    # a boolean mask even when nothing is scored (an empty object-dtype mask would select columns)
+    others = scored[~scored["model"].map(is_elastic_net).astype(bool)].sort_values("value", ascending=False)
     where = f"{protocol.replace('_', '-')} (test split)"
     if en.empty or others.empty:
         missing = "the elastic net" if en.empty else "any sequence model"
