@@ -6,7 +6,7 @@ import pandas as pd
 
 from hapexpr import setup_logging
 from hapexpr.io import write_tsv
-from hapexpr.protocols import stack_tissues
+from hapexpr.protocols import by_tissue, stack_tissues
 from hapexpr.traits import read_personal_predictions, read_phenotype_table, risk_models
 
 setup_logging()
@@ -14,8 +14,8 @@ inp, p = snakemake.input, snakemake.params
 phenotypes = read_phenotype_table(inp.phenotypes)
 pgs = pd.read_csv(inp.pgs, sep="\t", dtype={"individual": str})
 risk = {}
-for tissue in dict.fromkeys(t for t, _ in p.names):  # p.names: [tissue, name] of each input, in order
-    paths = {name: path for (t, name), path in zip(p.names, inp.predictions) if t == tissue}
+# p.names: [tissue, name] of each input, in order
+for tissue, paths in by_tissue(dict(zip(map(tuple, p.names), inp.predictions))).items():
     risk[tissue] = risk_models(
         {name: read_personal_predictions(path) for name, path in paths.items()},
         phenotypes,

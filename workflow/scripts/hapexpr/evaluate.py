@@ -25,7 +25,7 @@ from scipy import stats
 
 from hapexpr.io import read_parquet
 from hapexpr.protocols import INDIVIDUAL_PROTOCOLS as PERSONAL_PROTOCOLS
-from hapexpr.protocols import PREDICTION_COLUMNS, PROTOCOLS, SPLITS, STATUSES, stack_tissues
+from hapexpr.protocols import PREDICTION_COLUMNS, PROTOCOLS, SPLITS, STATUSES, by_tissue, stack_tissues
 
 log = logging.getLogger(__name__)
 
@@ -442,11 +442,9 @@ def evaluate_tissues(paths: Mapping[tuple[str, str], str], n_boot: int, seed: in
     """`evaluate_models` for each tissue on its own, from the predictions files of each (tissue, prediction name)
     (one tissue's files in memory at a time); each metrics table starts with a `tissue` column."""
     metrics, per_gene = {}, {}
-    for tissue in dict.fromkeys(t for t, _ in paths):
-        names = [n for t, n in paths if t == tissue]
-        m, g = evaluate_models({n: read_predictions(paths[(tissue, n)]) for n in names}, n_boot, seed,
-                               {n: paths[(tissue, n)] for n in names})
-        for n in names:
+    for tissue, files in by_tissue(paths).items():
+        m, g = evaluate_models({n: read_predictions(path) for n, path in files.items()}, n_boot, seed, files)
+        for n in files:
             metrics[(tissue, n)] = stack_tissues({tissue: m[n]})
             per_gene[(tissue, n)] = g[n]
     return metrics, per_gene

@@ -263,6 +263,15 @@ def prediction_rows(protocols: Iterable[str], hap_predictions: pd.DataFrame, gen
     return pd.concat(parts, ignore_index=True) if parts else empty_predictions()
 
 
+def by_tissue(paths: Mapping[tuple[str, str], str]) -> dict[str, dict[str, str]]:
+    """{tissue: {prediction name: path}} of files keyed by (tissue, prediction name), tissues in their first order
+    (the rules that read every tissue's predictions handle one tissue at a time)."""
+    out: dict[str, dict[str, str]] = {}
+    for (tissue, name), path in paths.items():
+        out.setdefault(tissue, {})[name] = path
+    return out
+
+
 def stack_tissues(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Per-tissue tables of the same columns as one, with a `tissue` column first (the run's tables that span
     tissues: metrics in the summary, association, discoveries, risk)."""
