@@ -209,13 +209,16 @@ def read_expression(path: str, fmt: str) -> pd.DataFrame:
     return values[~dup]
 
 
-def read_gtex_median(path: str, tissue: str) -> pd.Series:
-    """One tissue's column of the GTEx median-TPM GCT, indexed by versionless gene id."""
+def read_gtex_medians(path: str, tissues: Sequence[str]) -> pd.DataFrame:
+    """Tissues' columns of the GTEx median-TPM GCT (read once for every tissue of a run), indexed by versionless
+    gene id."""
     table = pd.read_csv(path, sep="\t", skiprows=2)
-    if tissue not in table.columns:
-        raise InputError(f"{path}: no tissue column {tissue!r}; choose one of {list(table.columns[2:])}")
-    series = table.set_index(table["Name"].map(strip_version))[tissue].astype(float)
-    return series[~series.index.duplicated()]
+    for tissue in tissues:
+        if tissue not in table.columns:
+            raise InputError(f"{path}: no tissue column {tissue!r}; choose one of {list(table.columns[2:])}")
+    columns = table.set_index(table["Name"].map(strip_version))[list(dict.fromkeys(tissues))].astype(float)
+    return columns[~columns.index.duplicated()]
+
 
 
 def read_populations(path: str, fmt: str) -> pd.Series:
@@ -588,9 +591,11 @@ def make_genes(
     annotation = read_gtf_genes(annotation_path)
     used = individuals.loc[individuals["split"] != "none", "individual"]
     levels = read_expression(levels_path, levels_format) if levels_path else None
+    gtex_columns = (read_gtex_medians(gtex_path, [inputs.gtex_tissue for inputs in tissues.values()])
+                    if gtex_path and target == "gtex" else None)
     per_tissue = {}
     for tissue, inputs in tissues.items():
-        gtex = read_gtex_median(gtex_path, inputs.gtex_tissue) if gtex_path and target == "gtex" else None
+        gtex = gtex_columns[inputs.gtex_tissue] if gtex_columns is not None else None
         if inputs.expression is not None:
             source = inputs.expression
             expression = read_expression(source, inputs.expression_format)
