@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import contextlib
 import csv
 import hashlib
 import itertools
@@ -37,7 +38,10 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
+
+if __name__ == "__main__":  # the command line does no linear algebra: OpenBLAS need not start its threads (~0.1 CPU s)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 import pyarrow as pa
@@ -413,6 +417,7 @@ class WindowResult:
     edits: Edits  # of the stored haplotypes, hap_id order
     hap_ids: np.ndarray  # one per haplotype column (2N), 0 = reference
     counts: dict[str, int]
+    digests: tuple[list[int], list[str]] | None = None  # (length, sha1) per hap_id, when the build is asked for them
 
 
 def build_window(window: Window, refseq: str, records: Sequence[Record], n_haps: int) -> WindowResult:
@@ -706,12 +711,14 @@ def gene_windows(genes: pd.DataFrame | dict[str, list], length: int) -> list[Win
 @dataclass
 class StoreWriter:
     """Writes the sequence and map files of one chromosome's store, chunk by chunk, to temporary names (atomic_path
-    renames them at the end). The store is small (edits, not sequences), so writing is cheap and synchronous."""
+    renames them at the end), and the digest line of every map row to `digests` when given (the results then carry
+    their digests). The store is small (edits, not sequences), so writing is cheap and synchronous."""
 
     sequences_path: str
     map_path: str
     individuals: Sequence[str]
     window: int
+    digests: BinaryIO | None = None
 
     def __post_init__(self) -> None:
         self._individuals = pa.array(np.repeat(np.asarray(self.individuals, dtype=object), 2), pa.string())
@@ -758,7 +765,7 @@ class StoreWriter:
         )
         self._seq_writer.write_table(table)
         n = len(self._haplotype)
-        self._map_writer.write_table(pa.Table.from_arrays(
+        hap_map = pa.Table.from_arrays(
             [
                 pa.array(np.repeat(np.asarray([r.gene_id for r in results], dtype=object), n), pa.string()),
                 pa.concat_arrays([self._individuals] * len(results)),
@@ -766,7 +773,12 @@ class StoreWriter:
                 pa.array(np.concatenate([r.hap_ids for r in results]).astype(np.int32), pa.int32()),
             ],
             schema=MAP_SCHEMA,
-        ))
+        )
+        self._map_writer.write_table(hap_map)
+        if self.digests is not None:
+            first_row = np.repeat(np.cumsum([0] + n_rows[:-1]), n)  # of each map row's gene in the digests
+            _write_digests(self.digests, hap_map, [x for r in results for x in r.digests[0]],
+                           [x for r in results for x in r.digests[1]], first_row + hap_map.column("hap_id").to_numpy())
 
     def close(self) -> None:
         try:
@@ -786,6 +798,7 @@ class _Source:
     vcf_chrom: str | None
     individuals: tuple[str, ...]
     policy: GenotypePolicy
+    digests: bool = False
 
 
 def _build_windows(source: _Source, windows: Sequence[Window]) -> list[WindowResult]:
@@ -803,6 +816,8 @@ def _build_windows(source: _Source, windows: Sequence[Window]) -> list[WindowRes
                 if span[r.pos - first : r.end - first].upper() != r.ref.upper():
                     check_ref_alleles([r], reference, source.fasta_chrom, str(source.vcf))
             results.append(build_window(w, span[w.start - first : w.end - first], records, n_haps))
+            if source.digests:  # here, in the worker, from the edits just built (as export_digests from the store)
+                results[-1].digests = _digests(_GeneJob.of(results[-1]))
     finally:
         reference.close()
         if reader is not None:
@@ -851,9 +866,11 @@ def write_store(
     policy: GenotypePolicy,
     chunk_genes: int = 64,
     threads: int = 1,
+    digests: BinaryIO | None = None,
 ) -> list[dict]:
     """Build the store of `windows` (sorted by start, as `gene_windows` gives) of one chromosome; write its three
-    files and return the per-gene count rows (COUNT_COLUMNS).
+    files and return the per-gene count rows (COUNT_COLUMNS). With `digests` (an open file), also write the digest
+    line of every (gene, individual, haplotype) there (`export_digests`' layout, no header), hashed by the workers.
 
     Windows are built in chunks of at most `chunk_genes` consecutive genes, by `threads` worker processes when
     more than one (results are written in gene order, so the store does not depend on `threads`). Memory holds the
@@ -870,11 +887,13 @@ def write_store(
         individuals = list(reader.individuals)
         reader.close()
     source = _Source(str(vcf) if vcf is not None else None, str(fasta), fasta_chrom, vcf_chrom, tuple(individuals),
-                     policy)
+                     policy, digests is not None)
     threads = max(1, min(threads, len(windows)))
     size = max(1, min(chunk_genes, -(-len(windows) // (4 * threads)))) if threads > 1 else max(1, chunk_genes)
     chunks = _chunks(windows, size)
     rows = []
+    # made before the workers are forked: its first pa.array() imports numpy.ma, which they then need not import
+    writer = StoreWriter(str(sequences_path), str(map_path), individuals, window, digests)
     pool = None
     if threads > 1:  # fork: workers inherit the imported modules; each opens its own files
         pool = ProcessPoolExecutor(threads, mp_context=multiprocessing.get_context("fork"))
@@ -882,7 +901,6 @@ def write_store(
         # the chunks are handed out first, so that the workers build while this process opens the store
         parts = (pool.map(_build_windows, [source] * len(chunks), chunks) if pool is not None
                  else (_build_windows(source, c) for c in chunks))
-        writer = StoreWriter(str(sequences_path), str(map_path), individuals, window)
         with atomic_path(sequences_path) as seq_tmp, atomic_path(map_path) as map_tmp:
             writer.open(seq_tmp, map_tmp)
             try:
@@ -1021,6 +1039,13 @@ class _GeneJob:
     tss_offsets: np.ndarray
     arguments: tuple  # of materialise, or (buffer, offsets) of a table of full sequences
     full_text: bool = False
+
+    @classmethod
+    def of(cls, result: WindowResult) -> _GeneJob:
+        """A window just built, as its rows of the store will read."""
+        e = result.edits
+        return cls(result.gene_id, np.arange(len(result.tss_offsets)), result.tss_offsets,
+                   (_ascii(result.reference), e.starts, e.ends, e.alt_bytes, e.alt_offsets, e.offsets))
 
     @property
     def size(self) -> int:
@@ -1300,32 +1325,49 @@ def export_fasta(
     return n
 
 
+DIGEST_HEADER = b"gene_id\tsample\thap\tlength\tsha1\n"
+
+
+def _digests(job: _GeneJob) -> tuple[list[int], list[str]]:
+    """Length and sha1 (hex, of the upper-cased forward-strand sequence) of each of a gene's haplotypes, in order."""
+    lengths, digests = [], []
+    for buffer, offsets in job.blocks(upper=True):
+        bounds = offsets.tolist()
+        lengths += [b - a for a, b in itertools.pairwise(bounds)]
+        digests += [hashlib.sha1(buffer[a:b]).hexdigest() for a, b in itertools.pairwise(bounds)]
+    return lengths, digests
+
+
+def _write_digests(fh: BinaryIO, hap_map: pa.Table, lengths: list[int], sha1: list[str], row: np.ndarray) -> int:
+    """Write one digest line (DIGEST_HEADER's columns) per map row; `row[i]`: where map row i's haplotype is in
+    `lengths` and `sha1`. Returns the number of lines."""
+    import pyarrow.csv as pacsv
+
+    width = 40  # a sha1 in hex
+    table = pa.table({"gene_id": hap_map.column("gene_id"), "sample": hap_map.column("individual"),
+                      "hap": hap_map.column("haplotype"), "length": np.asarray(lengths, dtype=np.int64)[row],
+                      "sha1": pa.LargeStringArray.from_buffers(
+                          len(row), pa.py_buffer(np.arange(len(row) + 1, dtype=np.int64) * width),
+                          pa.py_buffer(np.array(sha1, dtype=f"S{width}")[row].tobytes()))})
+    pacsv.write_csv(table, fh, pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none"))
+    return len(table)
+
+
 def export_digests(root: str | os.PathLike, chrom: str, out: str | os.PathLike, genes: Sequence[str] | None = None,
                    individuals: Sequence[str] | None = None, append: bool = False, threads: int = 1) -> int:
     """Write one line per (gene, individual, haplotype): `gene_id sample hap length sha1` (sha1 of the upper-cased
     forward-strand sequence; the benchmark harness's digest layout). Each distinct haplotype is hashed once, genes
     in `threads` threads.
     Returns the number of lines written."""
-    import pyarrow.csv as pacsv
-
     path, hap_map = _export_selection(root, chrom, genes, individuals, gene_codes=True)
-
-    def digest(job: _GeneJob) -> tuple[list[int], list[str]]:
-        lengths, digests = [], []
-        for buffer, offsets in job.blocks(upper=True):
-            bounds = offsets.tolist()
-            lengths += [b - a for a, b in itertools.pairwise(bounds)]
-            digests += [hashlib.sha1(buffer[a:b]).hexdigest() for a, b in itertools.pairwise(bounds)]
-        return lengths, digests
-
     jobs = list(_gene_jobs(path, genes))
     # one gene at a time per thread, in store order; small haplotypes in this thread (on small arrays the threads
     # would mostly wait for the GIL)
     if threads > 1 and sum(job.size for job in jobs) > _THREADED_BYTES:
         with ThreadPoolExecutor(threads) as pool:
-            parts = list(pool.map(digest, jobs))
+            parts = list(pool.map(_digests, jobs))
     else:
-        parts = [digest(job) for job in jobs]
+        parts = [_digests(job) for job in jobs]
     lengths, sha1 = [], []
     for size, digests in parts:
         lengths += size
@@ -1337,16 +1379,10 @@ def export_digests(root: str | os.PathLike, chrom: str, out: str | os.PathLike, 
         first_of_code = np.array([first_row[g] for g in chunk.dictionary.to_pylist()], dtype=np.int64)
         rows.append(first_of_code[chunk.indices.to_numpy()])
     row = np.concatenate(rows) + hap_map.column("hap_id").to_numpy()
-    width = 40  # a sha1 in hex
-    table = pa.table({"gene_id": hap_map.column("gene_id"), "sample": hap_map.column("individual"),
-                      "hap": hap_map.column("haplotype"), "length": np.asarray(lengths, dtype=np.int64)[row],
-                      "sha1": pa.LargeStringArray.from_buffers(
-                          len(row), pa.py_buffer(np.arange(len(row) + 1, dtype=np.int64) * width),
-                          pa.py_buffer(np.array(sha1, dtype=f"S{width}")[row].tobytes()))})
-    options = pacsv.WriteOptions(include_header=not append, delimiter="\t", quoting_style="none")
     with open(out, "ab" if append else "wb") as fh:
-        pacsv.write_csv(table, fh, options)
-    return len(table)
+        if not append:
+            fh.write(DIGEST_HEADER)
+        return _write_digests(fh, hap_map, lengths, sha1, row)
 
 
 # ---------------------------------------------------------------- command line (outside Snakemake)
@@ -1422,17 +1458,16 @@ def _cli_build(args: argparse.Namespace) -> None:
         samples = list(reader.individuals)
         reader.close()
     policy = GenotypePolicy(args.missing, args.unphased, args.seed)
-    for chrom, chrom_windows in windows.items():
-        paths = store_paths(args.out, chrom)
-        write_store(args.vcf, args.fasta, chrom, chrom_windows, length, samples, paths["sequences"], paths["map"],
-                    paths["counts"], policy, args.chunk_genes, args.threads)
+    with contextlib.ExitStack() as stack:
+        digests = None
+        if args.digests:  # written as the store is, by the same workers (the lines of `export --format digests`)
+            digests = stack.enter_context(open(stack.enter_context(atomic_path(args.digests)), "wb"))
+            digests.write(DIGEST_HEADER)
+        for chrom, chrom_windows in windows.items():
+            paths = store_paths(args.out, chrom)
+            write_store(args.vcf, args.fasta, chrom, chrom_windows, length, samples, paths["sequences"],
+                        paths["map"], paths["counts"], policy, args.chunk_genes, args.threads, digests)
     _record_timing(args.timing, "build", time.perf_counter() - t)
-    if args.digests:
-        t = time.perf_counter()
-        with atomic_path(args.digests) as tmp:
-            for i, chrom in enumerate(windows):
-                export_digests(args.out, chrom, tmp, append=i > 0, threads=args.threads)
-        _record_timing(args.timing, "export", time.perf_counter() - t)
 
 
 def _store_chromosomes(root: str) -> list[str]:
@@ -1489,8 +1524,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     b.add_argument("--unphased", default="error", help="unphased heterozygous genotypes: error, random, reference")
     b.add_argument("--seed", type=int, default=0, help="seed of --unphased random")
     b.add_argument("--chunk-genes", type=int, default=64, help="genes per work unit")
-    b.add_argument("--digests", help="then also write the digests of every haplotype to this TSV (as export "
-                                     "--format digests, without starting a second process)")
+    b.add_argument("--digests", help="also write the digests of every haplotype to this TSV (the lines of export "
+                                     "--format digests, hashed by the build's workers as they build)")
     b.add_argument("--timing", help="add build_s (and export_s) and core_s to this JSON file")
     e = sub.add_parser("export", help="write FASTA or digests of a store")
     e.add_argument("--store", required=True, help="store directory")
@@ -1526,3 +1561,9 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["build"] and "pandas" not in sys.modules:
         sys.meta_path.insert(0, _WithoutPandas())
     main()
+    # every output is closed and renamed by now: skip the interpreter's teardown of numpy, pyarrow and pysam
+    # (~0.07 s of a sub-second build)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
