@@ -78,6 +78,10 @@ def _identical(result: dict, method: str) -> str:
     return "; ".join(parts) or "-"
 
 
+def _size(n: float) -> str:
+    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.2f} MB"
+
+
 def tables(args: argparse.Namespace) -> None:
     out = Path(args.out)
     rows = ["| W, individuals | method | hap-windows | runs | wall s (median; each run) | CPU s | core s | "
@@ -86,11 +90,13 @@ def tables(args: argparse.Namespace) -> None:
     summary = ["| W, individuals | hapexpr wall s | best peer: wall s | hapexpr vs best peer | 5x? | vs gvl | "
                "hapexpr build_s | store on disk | distinct haplotypes as text | every haplotype as FASTA text |",
                "|---|---|---|---|---|---|---|---|---|---|"]
+    unequal = []
     for config in CONFIGS:
         results = _runs(out, config)
         if not results:
             continue
         methods = list(dict.fromkeys(m for r in results for m in r["methods"]))
+        full = max(r["methods"][m]["hap_windows"] for r in results for m in r["methods"])
         walls = {}
         for method in methods:
             runs = [r for r in results if method in r["methods"]]
@@ -102,13 +108,21 @@ def tables(args: argparse.Namespace) -> None:
             load = [t.get("other_cores") or 0 for t in tv]
             m = runs[0]["methods"][method]
             name = f"**{method}**" if method == "hapexpr" else method
-            hw = f"{m['hap_windows']:,}" + (" (subset)" if m["extrapolated"] else "")
+            hw = f"{m['hap_windows']:,}" + (" (subset)" if m["hap_windows"] < full else "")
             rows.append(f"| {LABELS[config]} | {name} | {hw} | {len(runs)} | {walls[method]:.2f} "
                         f"({', '.join(f'{w:.2f}' for w in wall)}) | {cpu:.1f} | {core:.2f} | "
                         f"{max(t['max_rss_mb'] for t in tv):,.0f} | {min(load):.2f}-{max(load):.2f} | "
                         f"{_identical(runs[0], method)} |")
         if "hapexpr" not in walls:
             continue
+        for k, r in enumerate(results, 1):
+            m = r["methods"]["hapexpr"]
+            for key in ("vs_reference", "vs_naive"):  # naive is the reference of the runs without bcftools
+                v = m.get(key)
+                if v is not None and (v["mismatched"] or not v["compared"]
+                                      or (r["reference"] == "naive" or key == "vs_naive")
+                                      and v["compared"] != m["hap_windows"]):
+                    unequal.append(f"{config} run {k} {key}: {v}")
         best = min((p for p in PEERS if p in walls), key=walls.get)
         ratio = walls[best] / walls["hapexpr"]
         first = results[0]
@@ -120,9 +134,11 @@ def tables(args: argparse.Namespace) -> None:
         summary.append(
             f"| {LABELS[config]} | {walls['hapexpr']:.2f} | {best}: {walls[best]:.2f} | **{ratio:.1f}x** | "
             f"{'yes' if ratio >= 5 else '**no**'} | {vs_gvl} | {build:.2f} | "
-            f"{size / 1e6:.2f} MB | {unique * first['window'] / 1e9:.2f} GB ({unique:,}) | "
-            f"{first['methods']['hapexpr']['bp'] / 1e9:.2f} GB |")
+            f"{_size(size)} | {_size(unique * first['window'])} ({unique:,}) | "
+            f"{_size(first['methods']['hapexpr']['bp'])} |")
     print("\n".join(rows) + "\n\n" + "\n".join(summary))
+    print("\nhapexpr identical to the reference on every compared key of every run: "
+          + ("yes" if not unequal else "NO\n" + "\n".join(unequal)))
 
 
 def main() -> None:
