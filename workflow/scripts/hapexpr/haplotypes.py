@@ -1526,7 +1526,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     b.add_argument("--chunk-genes", type=int, default=64, help="genes per work unit")
     b.add_argument("--digests", help="also write the digests of every haplotype to this TSV (the lines of export "
                                      "--format digests, hashed by the build's workers as they build)")
-    b.add_argument("--timing", help="add build_s (and export_s) and core_s to this JSON file")
+    b.add_argument("--timing", help="add build_s (--digests included) and core_s to this JSON file")
     e = sub.add_parser("export", help="write FASTA or digests of a store")
     e.add_argument("--store", required=True, help="store directory")
     e.add_argument("--chrom", action="append", help="chromosome (repeatable; default: every one in --store)")
