@@ -49,7 +49,7 @@ def test_edge_cases_equal_bcftools_consensus_in_the_shared_harness(edge_data, tm
     proc = subprocess.run(
         [sys.executable, "bench.py", "--data", str(data), "--window", str(window), "--out", str(results),
          "--methods", "bcftools-batched,naive", "--ours", OURS, "--ours-name", "hapexpr", "--ours-strand", "plus",
-         "--wait-quiet", "0", "--timeout", "120"],
+         "--wait-quiet", "0", "--timeout", "120", "--keep-digests"],
         cwd=harness, capture_output=True, text=True, check=False, env={**os.environ, "PYTHONHASHSEED": "0"},
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -63,3 +63,22 @@ def test_edge_cases_equal_bcftools_consensus_in_the_shared_harness(edge_data, tm
     assert vs["identical"] == expected, f"{vs['mismatched']} of {expected} differ from bcftools, e.g. {vs['examples']}"
     naive = r["methods"]["naive"]["vs_reference"]
     assert naive["identical"] == naive["compared"] == expected  # the harness's own check held on this run
+
+    # the FASTA export (without the reference records) is the harness's FASTA layout (`>GENE|SAMPLE|HAP...`): the
+    # harness's own digest.py reads it, and every key equals bcftools'
+    fasta = tmp_path / "fasta"
+    subprocess.run([sys.executable, "-m", "hapexpr.haplotypes", "export", "--store",
+                    str(results / "hapexpr" / "output" / "store"), "--format", "fasta", "--no-reference",
+                    "--out", str(fasta)], env={**os.environ, "PYTHONPATH": str(SCRIPTS)}, check=True,
+                   capture_output=True)
+    subprocess.run([sys.executable, "digest.py", str(fasta), "--data", str(data)], cwd=harness, check=True,
+                   capture_output=True)
+    reference = next(p for p in (results / "bcftools-batched").glob("**/digests.tsv"))
+    exported = _digests(fasta / "digests.tsv")
+    assert len(exported) == expected and exported == _digests(reference)
+
+
+def _digests(path) -> dict[tuple[str, str, int], tuple[int, str]]:
+    """The harness's digest table: (gene_id, sample, hap) -> (length, sha1)."""
+    rows = [line.rstrip("\n").split("\t") for line in path.read_text().splitlines()[1:]]
+    return {(g, s, int(h)): (int(n), sha1) for g, s, h, n, sha1 in rows}
