@@ -2,6 +2,7 @@
 `edge` data (dense variants, half of them indels, short windows: overlapping and window-crossing records): every
 (gene, sample, haplotype) our command exports must be byte-identical to `bcftools consensus`."""
 
+import importlib.util
 import json
 import os
 import shutil
@@ -15,10 +16,17 @@ from conftest import ROOT
 EDGE_DATA = ("--length-mb", "1", "--n-ind", "50", "--n-genes", "100", "--mu", "1e-7", "--indel-frac", "0.5",
              "--max-window", "2000", "--seed", "7")  # run_peers.sh `edge`
 SCRIPTS = ROOT / "workflow" / "scripts"
-# the plug-in line of benchmarks/README.md ("Haplotypes through the shared harness")
-OURS = (f"PYTHONPATH={SCRIPTS} {{python}} -m hapexpr.haplotypes build --fasta {{ref}} --vcf {{vcf}} "
-        f"--regions {{regions_bed}} --samples {{samples_txt}} --threads {{threads}} --out {{out}}/store "
-        f"--digests {{out}}/digests.tsv --timing {{out}}/timing.json")
+
+
+def _plugin() -> str:
+    """The plug-in command that benchmarks/harness.py measures (the line of benchmarks/README.md), for this checkout."""
+    spec = importlib.util.spec_from_file_location("harness", ROOT / "benchmarks" / "harness.py")
+    harness = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(harness)
+    return harness.OURS.format(scripts=SCRIPTS)
+
+
+OURS = _plugin()
 
 
 def _harness():
